@@ -1,0 +1,18 @@
+export {
+  DEVICE_ID_BYTES,
+  EPOCH_ID_BYTES,
+  type Entry,
+  type EntryKind,
+  GROUP_ID_BYTES,
+  MAX_ENTRY_CIPHERTEXT,
+  SIGNATURE_BYTES,
+  encodeEntryHeader,
+  entryHeaderBytes,
+  isEntryId,
+  readEntry,
+  writeEntry,
+} from './entry.ts';
+export { EntryError, chainHash, chainSeed, signedMessage, verifyRun } from './chain.ts';
+export { type SealInput, openEntry, sealEntry } from './seal.ts';
+export { type VersionVector, missingCount, vectorDigest } from './vector.ts';
+export { decodeEntry, encodeEntry } from './codec.ts';

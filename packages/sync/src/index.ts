@@ -1,0 +1,13 @@
+export { type ByteStream, type FrameChannel, framedByteChannel, memoryChannelPair } from './channel.ts';
+export {
+  type CredentialKind,
+  ErrorCode,
+  MIN_PROTOCOL_VERSION,
+  MessageType,
+  PROTOCOL_VERSION,
+  type SyncMessage,
+  decodeMessage,
+  encodeMessage,
+} from './messages.ts';
+export type { ApplyResult, GroupOffer, LocalCredential, PeerInfo, PeerVerifier, SyncReplica } from './replica.ts';
+export { SyncError, type SyncProgress, SyncSession, type SyncSessionOptions } from './session.ts';

@@ -1,0 +1,51 @@
+import type { Entry, VersionVector } from '@schoolmesh/entries';
+import type { CredentialKind } from './messages.ts';
+
+/** Who is on the other end of a session, as proven by the handshake. */
+export interface PeerInfo {
+  kind: 'device' | 'relay';
+  /** Device id (base64url Ed25519 key) or, for a relay, its authority key. */
+  id: string;
+  school: string;
+  /** For devices: `account@school`. */
+  account?: string;
+}
+
+/** What this node proves itself with: a certificate and the key it certifies. */
+export interface LocalCredential {
+  kind: CredentialKind;
+  bytes: Uint8Array;
+  sign(message: Uint8Array): Promise<Uint8Array>;
+}
+
+/** Turns a peer's credential into a PeerInfo and the public key its AUTH signature must verify under. */
+export interface PeerVerifier {
+  verify(kind: CredentialKind, credential: Uint8Array): Promise<{ peer: PeerInfo; publicKey: Uint8Array }>;
+}
+
+export interface GroupOffer {
+  group: string;
+  heads: string[];
+}
+
+export interface ApplyResult {
+  accepted: Entry[];
+  rejected: number;
+  reason: string;
+}
+
+/**
+ * What a sync session needs from the local replica. Devices and relays implement it over the same store;
+ * the session itself knows no policy: every "may" question is the replica's.
+ */
+export interface SyncReplica {
+  groupsFor(peer: PeerInfo): Promise<GroupOffer[]>;
+  knowsGroup(group: string): boolean;
+  mayRead(peer: PeerInfo, group: string): boolean;
+  membershipFor(group: string, theirHeads: readonly string[]): Uint8Array[];
+  applyMembership(group: string, ops: readonly Uint8Array[], peer: PeerInfo): Promise<{ applied: number; rejected: number }>;
+  summary(group: string): Promise<{ bucket: number; digest: string }[]>;
+  vector(group: string, bucket: number): Promise<VersionVector>;
+  entriesFor(group: string, bucket: number, theirs: VersionVector): Promise<Entry[]>;
+  applyEntries(entries: readonly Entry[], peer: PeerInfo): Promise<ApplyResult>;
+}

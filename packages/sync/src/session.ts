@@ -1,0 +1,386 @@
+import { randomBytes, sha256, verifySignature } from '@schoolmesh/crypto';
+import { type Entry, type VersionVector, vectorDigest } from '@schoolmesh/entries';
+import { DecodeError, concatBytes } from '@schoolmesh/wire';
+import type { FrameChannel } from './channel.ts';
+import {
+  ErrorCode,
+  MIN_PROTOCOL_VERSION,
+  PROTOCOL_VERSION,
+  type SyncMessage,
+  decodeMessage,
+  encodeMessage,
+} from './messages.ts';
+import type { LocalCredential, PeerInfo, PeerVerifier, SyncReplica } from './replica.ts';
+
+const AUTH_CONTEXT = new TextEncoder().encode('schoolmesh/sync-auth/v1');
+
+export class SyncError extends Error {
+  override readonly name = 'SyncError';
+  constructor(
+    readonly code: 'protocol' | 'version' | 'unauthenticated' | 'closed' | 'remote',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface SyncProgress {
+  /** Entries received and stored in this session's catch-up. */
+  received: number;
+  /** Entries the peer announced it will send; grows as plans arrive. */
+  expected: number;
+  caughtUp: boolean;
+}
+
+export interface SyncSessionOptions {
+  channel: FrameChannel;
+  replica: SyncReplica;
+  credential: LocalCredential;
+  verifier: PeerVerifier;
+  agent?: string;
+  /** Most entries in one ENTRIES message. */
+  batchEntries?: number;
+  /** Most bytes of ciphertext in one ENTRIES message. */
+  batchBytes?: number;
+  /** Most ENTRIES messages in flight without an ACK (backpressure). */
+  window?: number;
+  /** Called with entries the peer sent that the replica accepted (the engine decrypts, the relay forwards). */
+  onEntries?: (entries: Entry[], peer: PeerInfo) => void;
+  onMembership?: (group: string, peer: PeerInfo) => void;
+  onProgress?: (progress: SyncProgress) => void;
+  log?: (level: 'debug' | 'warn', message: string) => void;
+}
+
+interface OutgoingBatch {
+  id: number;
+  entries: Entry[];
+  waiters: (() => void)[];
+}
+
+/**
+ * One sync session over one channel: handshake, membership and catch-up by version vectors, then live push.
+ * Symmetric: the same code runs on a device, a relay, and between relays (docs/protocol.md).
+ */
+export class SyncSession {
+  peer: PeerInfo | undefined;
+  private readonly opts: Required<Pick<SyncSessionOptions, 'batchEntries' | 'batchBytes' | 'window' | 'agent'>> & SyncSessionOptions;
+  private readonly nonce = randomBytes(32);
+  private myHello: Uint8Array | undefined;
+  private peerHello: (SyncMessage & { type: 'hello' }) | undefined;
+  private peerHelloBytes: Uint8Array | undefined;
+  private peerKey: Uint8Array | undefined;
+  private authenticated = false;
+  private closed = false;
+  private inbox: Promise<void> = Promise.resolve();
+  private readonly ready: Promise<PeerInfo>;
+  private resolveReady!: (p: PeerInfo) => void;
+  private rejectReady!: (e: Error) => void;
+  private nextBatch = 1;
+  private readonly outgoing: OutgoingBatch[] = [];
+  private readonly inFlight = new Map<number, OutgoingBatch>();
+  private vectorsSent = 0;
+  private plansReceived = 0;
+  private peerSummariesDone = false;
+  private progress: SyncProgress = { received: 0, expected: 0, caughtUp: false };
+  private readonly caughtUpWaiters: (() => void)[] = [];
+  private readonly closeHandlers: ((reason?: string) => void)[] = [];
+  closeReason: string | undefined;
+
+  constructor(options: SyncSessionOptions) {
+    this.opts = { batchEntries: 512, batchBytes: 256 * 1024, window: 4, agent: 'schoolmesh', ...options };
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    this.ready.catch(() => {});
+    options.channel.onFrame((frame) => {
+      this.inbox = this.inbox.then(() => this.receive(frame));
+    });
+    options.channel.onClose((reason) => this.handleClose(reason ?? 'closed by peer'));
+  }
+
+  /** Sends HELLO and resolves with the authenticated peer. */
+  start(): Promise<PeerInfo> {
+    const hello: SyncMessage = {
+      type: 'hello',
+      version: PROTOCOL_VERSION,
+      minVersion: MIN_PROTOCOL_VERSION,
+      credentialKind: this.opts.credential.kind,
+      credential: this.opts.credential.bytes,
+      nonce: this.nonce,
+      agent: this.opts.agent,
+    };
+    this.myHello = encodeMessage(hello);
+    this.sendRaw(this.myHello);
+    return this.ready;
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  onClose(handler: (reason?: string) => void): void {
+    this.closeHandlers.push(handler);
+  }
+
+  /** Resolves once the initial catch-up with this peer is complete. */
+  caughtUp(): Promise<void> {
+    if (this.progress.caughtUp) return Promise.resolve();
+    return new Promise((resolve) => this.caughtUpWaiters.push(resolve));
+  }
+
+  getProgress(): SyncProgress {
+    return { ...this.progress };
+  }
+
+  /** Live push of new entries; resolves when the peer acknowledged storing them. */
+  pushEntries(entries: readonly Entry[]): Promise<void> {
+    if (this.closed) return Promise.reject(new SyncError('closed', 'session closed'));
+    return new Promise((resolve) => this.enqueue([...entries], resolve));
+  }
+
+  /** Live push of membership operations. */
+  pushMembership(group: string, ops: Uint8Array[]): void {
+    if (this.closed || !this.authenticated || !this.peer) return;
+    if (!this.opts.replica.mayRead(this.peer, group)) return;
+    this.send({ type: 'membership', group, ops });
+  }
+
+  /** Offers a group that became shareable after the handshake (for example, a new group). */
+  async offerGroup(group: string): Promise<void> {
+    if (this.closed || !this.authenticated || !this.peer) return;
+    if (!this.opts.replica.mayRead(this.peer, group)) return;
+    this.send({ type: 'membership', group, ops: this.opts.replica.membershipFor(group, []) });
+    await this.sendSummary(group);
+  }
+
+  close(reason = 'closed'): void {
+    if (this.closed) return;
+    this.opts.channel.close(reason);
+    this.handleClose(reason);
+  }
+
+  private handleClose(reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeReason = reason;
+    this.rejectReady(new SyncError('closed', reason));
+    for (const h of this.closeHandlers) h(reason);
+  }
+
+  private fail(code: number, message: string): void {
+    this.opts.log?.('warn', `sync: ${message}`);
+    try {
+      this.send({ type: 'error', code, message });
+    } catch {
+      // the channel may be gone already
+    }
+    this.close(message);
+  }
+
+  private send(m: SyncMessage): void {
+    this.sendRaw(encodeMessage(m));
+  }
+
+  private sendRaw(bytes: Uint8Array): void {
+    if (this.closed) return;
+    this.opts.channel.send(bytes);
+  }
+
+  private async receive(frame: Uint8Array): Promise<void> {
+    if (this.closed) return;
+    let message: SyncMessage;
+    try {
+      message = decodeMessage(frame);
+    } catch (error) {
+      this.fail(ErrorCode.Protocol, error instanceof DecodeError ? `bad frame: ${error.message}` : 'bad frame');
+      return;
+    }
+    try {
+      await this.handle(message);
+    } catch (error) {
+      this.fail(ErrorCode.Internal, `failed to handle ${message.type}: ${(error as Error).message}`);
+    }
+  }
+
+  private async handle(m: SyncMessage): Promise<void> {
+    if (m.type === 'error') {
+      this.handleClose(`peer error ${m.code}: ${m.message}`);
+      this.opts.channel.close();
+      return;
+    }
+    if (!this.authenticated) {
+      if (m.type === 'hello') return this.onHello(m);
+      if (m.type === 'auth') return this.onAuth(m.signature);
+      return this.fail(ErrorCode.Unauthenticated, `${m.type} before authentication`);
+    }
+    const peer = this.peer!;
+    const replica = this.opts.replica;
+    switch (m.type) {
+      case 'hello':
+      case 'auth':
+        return this.fail(ErrorCode.Protocol, `unexpected ${m.type}`);
+      case 'groups':
+        return this.onGroups(m.groups);
+      case 'membership': {
+        await replica.applyMembership(m.group, m.ops, peer);
+        this.opts.onMembership?.(m.group, peer);
+        return;
+      }
+      case 'summary':
+        return this.onSummary(m.group, m.buckets);
+      case 'summaries-done':
+        this.peerSummariesDone = true;
+        this.checkCaughtUp();
+        return;
+      case 'vector': {
+        if (!replica.knowsGroup(m.group) || !replica.mayRead(peer, m.group)) {
+          this.send({ type: 'plan', group: m.group, bucket: m.bucket, count: 0 });
+          return;
+        }
+        const theirs: VersionVector = new Map(m.vector.map((v) => [v.author, v.seq]));
+        const entries = await replica.entriesFor(m.group, m.bucket, theirs);
+        this.send({ type: 'plan', group: m.group, bucket: m.bucket, count: entries.length });
+        if (entries.length > 0) this.enqueue(entries);
+        return;
+      }
+      case 'plan':
+        this.plansReceived++;
+        this.progress.expected += m.count;
+        this.emitProgress();
+        this.checkCaughtUp();
+        return;
+      case 'entries': {
+        const result = await replica.applyEntries(m.entries, peer);
+        this.send({ type: 'ack', batch: m.batch, accepted: result.accepted.length, rejected: result.rejected, reason: result.reason });
+        this.progress.received += m.entries.length;
+        if (result.accepted.length > 0) this.opts.onEntries?.(result.accepted, peer);
+        this.emitProgress();
+        this.checkCaughtUp();
+        return;
+      }
+      case 'ack': {
+        const batch = this.inFlight.get(m.batch);
+        if (!batch) return this.fail(ErrorCode.Protocol, `ack for unknown batch ${m.batch}`);
+        this.inFlight.delete(m.batch);
+        if (m.rejected > 0) this.opts.log?.('warn', `peer rejected ${m.rejected} entries: ${m.reason}`);
+        for (const w of batch.waiters) w();
+        this.pump();
+        return;
+      }
+    }
+  }
+
+  private async onHello(m: SyncMessage & { type: 'hello' }): Promise<void> {
+    if (this.peerHello) return this.fail(ErrorCode.Protocol, 'second hello');
+    if (m.version < MIN_PROTOCOL_VERSION || m.minVersion > PROTOCOL_VERSION)
+      return this.fail(ErrorCode.Version, `no common protocol version (peer ${m.minVersion}..${m.version}, we ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
+    let verified: { peer: PeerInfo; publicKey: Uint8Array };
+    try {
+      verified = await this.opts.verifier.verify(m.credentialKind, m.credential);
+    } catch (error) {
+      return this.fail(ErrorCode.Unauthenticated, `credential refused: ${(error as Error).message}`);
+    }
+    this.peerHello = m;
+    this.peerHelloBytes = encodeMessage(m);
+    this.peerKey = verified.publicKey;
+    this.peer = verified.peer;
+    if (!this.myHello) await this.start().catch(() => {});
+    const signature = await this.opts.credential.sign(this.transcript(true));
+    this.send({ type: 'auth', signature });
+  }
+
+  private async onAuth(signature: Uint8Array): Promise<void> {
+    if (!this.peerHello || !this.peerKey || !this.peer) return this.fail(ErrorCode.Protocol, 'auth before hello');
+    if (!(await verifySignature(this.peerKey, this.transcript(false), signature)))
+      return this.fail(ErrorCode.Unauthenticated, 'handshake signature does not verify');
+    this.authenticated = true;
+    this.resolveReady(this.peer);
+    const groups = await this.opts.replica.groupsFor(this.peer);
+    this.send({ type: 'groups', groups });
+  }
+
+  /**
+   * What each side signs: both nonces and both hellos, so a signature proves possession of the certified key
+   * for this very session and cannot be replayed into another (docs/protocol.md, "Handshake").
+   */
+  private transcript(mine: boolean): Uint8Array {
+    const myHash = sha256(this.myHello!);
+    const peerHash = sha256(this.peerHelloBytes!);
+    const [first, second] = mine ? [myHash, peerHash] : [peerHash, myHash];
+    const [n1, n2] = mine ? [this.nonce, this.peerHello!.nonce] : [this.peerHello!.nonce, this.nonce];
+    return concatBytes(AUTH_CONTEXT, first, second, n1, n2);
+  }
+
+  private async onGroups(theirs: { group: string; heads: string[] }[]): Promise<void> {
+    const peer = this.peer!;
+    const replica = this.opts.replica;
+    const theirHeads = new Map(theirs.map((g) => [g.group, g.heads]));
+    const mine = await replica.groupsFor(peer);
+    const all = new Set([...mine.map((g) => g.group), ...theirHeads.keys()]);
+    for (const group of all) {
+      if (!replica.knowsGroup(group) || !replica.mayRead(peer, group)) continue;
+      const ops = replica.membershipFor(group, theirHeads.get(group) ?? []);
+      if (ops.length > 0) this.send({ type: 'membership', group, ops });
+      await this.sendSummary(group);
+    }
+    this.send({ type: 'summaries-done' });
+  }
+
+  private async sendSummary(group: string): Promise<void> {
+    this.send({ type: 'summary', group, buckets: await this.opts.replica.summary(group) });
+  }
+
+  private async onSummary(group: string, buckets: { bucket: number; digest: string }[]): Promise<void> {
+    const replica = this.opts.replica;
+    if (!replica.knowsGroup(group)) return;
+    for (const { bucket, digest } of buckets) {
+      const mine = await replica.vector(group, bucket);
+      if (vectorDigest(mine) === digest) continue;
+      this.vectorsSent++;
+      this.send({ type: 'vector', group, bucket, vector: [...mine].map(([author, seq]) => ({ author, seq })) });
+    }
+    this.checkCaughtUp();
+  }
+
+  private enqueue(entries: Entry[], waiter?: () => void): void {
+    const { batchEntries, batchBytes } = this.opts;
+    let current: OutgoingBatch | undefined;
+    let bytes = 0;
+    for (const entry of entries) {
+      if (!current || current.entries.length >= batchEntries || bytes + entry.ciphertext.length > batchBytes) {
+        current = { id: 0, entries: [], waiters: [] };
+        this.outgoing.push(current);
+        bytes = 0;
+      }
+      current.entries.push(entry);
+      bytes += entry.ciphertext.length + 150;
+    }
+    if (waiter) {
+      if (current) current.waiters.push(waiter);
+      else waiter();
+    }
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.inFlight.size < this.opts.window && this.outgoing.length > 0) {
+      const batch = this.outgoing.shift()!;
+      batch.id = this.nextBatch++;
+      this.inFlight.set(batch.id, batch);
+      this.send({ type: 'entries', batch: batch.id, entries: batch.entries });
+    }
+  }
+
+  private emitProgress(): void {
+    this.opts.onProgress?.({ ...this.progress });
+  }
+
+  private checkCaughtUp(): void {
+    if (this.progress.caughtUp) return;
+    if (!this.peerSummariesDone || this.plansReceived < this.vectorsSent || this.progress.received < this.progress.expected) return;
+    this.progress.caughtUp = true;
+    this.emitProgress();
+    for (const w of this.caughtUpWaiters.splice(0)) w();
+  }
+}

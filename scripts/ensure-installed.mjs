@@ -1,0 +1,34 @@
+#!/usr/bin/env node
+// Installs what `npm start` / `npm test` need on a fresh clone, and nothing when it is there already:
+// npm packages (npm ci when node_modules is missing or older than package-lock.json) and, for tests,
+// the Debian packages the suites drive (none yet in this phase; chromium and slapd join with the web and
+// directory suites). Keeps the README's two commands the only set-up there is.
+import { execSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+
+const forTests = process.argv.includes('--test');
+const stamp = 'node_modules/.schoolmesh-installed';
+const lock = 'package-lock.json';
+
+function run(cmd) {
+  console.log(`> ${cmd}`);
+  execSync(cmd, { stdio: 'inherit' });
+}
+
+const lockText = readFileSync(lock, 'utf8');
+const installed = existsSync(stamp) && readFileSync(stamp, 'utf8') === String(lockText.length) && statSync(stamp).mtimeMs >= statSync(lock).mtimeMs;
+if (!installed) {
+  run('npm ci --no-audit --no-fund');
+  writeFileSync(stamp, String(lockText.length));
+}
+
+/** Debian packages the test suites need: binary to look for, and the package that provides it. */
+const debianForTests = [];
+if (forTests) {
+  const missing = debianForTests.filter(([bin]) => !existsSync(bin)).map(([, pkg]) => pkg);
+  if (missing.length > 0) {
+    const sudo = process.getuid && process.getuid() !== 0 ? 'sudo ' : '';
+    run(`${sudo}apt-get update -qq`);
+    run(`${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);
+  }
+}
