@@ -1,0 +1,31 @@
+import { equalBytes } from '@noble/ciphers/utils.js';
+import { hkdf } from '@noble/hashes/hkdf.js';
+import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
+import { CryptoError } from './errors.ts';
+
+/** SHA-256, synchronous (@noble/hashes): hash chains and content ids need it in tight loops. */
+export function sha256(data: Uint8Array): Uint8Array {
+  return nobleSha256(data);
+}
+
+/** HKDF-SHA256 (RFC 5869). `length` at most 255 * 32 bytes. */
+export function hkdfSha256(ikm: Uint8Array, salt: Uint8Array, info: Uint8Array, length: number): Uint8Array {
+  if (!Number.isInteger(length) || length < 0 || length > 255 * 32)
+    throw new CryptoError('bad-input', `HKDF-SHA256 output length ${length} out of range 0..8160`);
+  return hkdf(nobleSha256, ikm, salt, info, length);
+}
+
+const MAX_RANDOM_CHUNK = 65536;
+
+/** Cryptographically secure random bytes from `crypto.getRandomValues`. */
+export function randomBytes(length: number): Uint8Array {
+  if (!Number.isSafeInteger(length) || length < 0) throw new CryptoError('bad-input', `bad random length ${length}`);
+  const out = new Uint8Array(length);
+  for (let i = 0; i < length; i += MAX_RANDOM_CHUNK) globalThis.crypto.getRandomValues(out.subarray(i, i + MAX_RANDOM_CHUNK));
+  return out;
+}
+
+/** Compares secrets (MACs, key confirmations) in time that depends only on the length. */
+export function constantTimeEqual(a: Uint8Array, b: Uint8Array): boolean {
+  return equalBytes(a, b);
+}
