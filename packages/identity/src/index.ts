@@ -34,3 +34,4 @@ export {
 } from './issue.ts';
 export { TrustStore, VERIFICATION_CACHE_SIZE, type VerifiedDevice } from './trust-store.ts';
 export { type DeviceIdentity, decodeDeviceIdentity, deviceIdentity, encodeDeviceIdentity } from './device-identity.ts';
+export { type SchoolAuthority, createSchool, enrollDevice } from './school.ts';

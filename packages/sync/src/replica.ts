@@ -41,6 +41,9 @@ export interface ApplyResult {
 export interface SyncReplica {
   groupsFor(peer: PeerInfo): Promise<GroupOffer[]>;
   knowsGroup(group: string): boolean;
+  /** May the peer see the group's membership log? (A member account's new device must, to join it.) */
+  mayKnow(peer: PeerInfo, group: string): boolean;
+  /** May the peer receive the group's entries? */
   mayRead(peer: PeerInfo, group: string): boolean;
   membershipFor(group: string, theirHeads: readonly string[]): Uint8Array[];
   applyMembership(group: string, ops: readonly Uint8Array[], peer: PeerInfo): Promise<{ applied: number; rejected: number }>;

@@ -79,6 +79,7 @@ export class SyncSession {
   private readonly outgoing: OutgoingBatch[] = [];
   private readonly inFlight = new Map<number, OutgoingBatch>();
   private vectorsSent = 0;
+  private readonly summarized = new Set<string>();
   private plansReceived = 0;
   private peerSummariesDone = false;
   private progress: SyncProgress = { received: 0, expected: 0, caughtUp: false };
@@ -142,15 +143,26 @@ export class SyncSession {
   /** Live push of membership operations. */
   pushMembership(group: string, ops: Uint8Array[]): void {
     if (this.closed || !this.authenticated || !this.peer) return;
-    if (!this.opts.replica.mayRead(this.peer, group)) return;
+    if (!this.opts.replica.mayKnow(this.peer, group)) return;
     this.send({ type: 'membership', group, ops });
+    this.inbox = this.inbox.then(() => this.refreshGroup(group));
   }
 
   /** Offers a group that became shareable after the handshake (for example, a new group). */
   async offerGroup(group: string): Promise<void> {
     if (this.closed || !this.authenticated || !this.peer) return;
-    if (!this.opts.replica.mayRead(this.peer, group)) return;
+    if (!this.opts.replica.mayKnow(this.peer, group)) return;
     this.send({ type: 'membership', group, ops: this.opts.replica.membershipFor(group, []) });
+    this.inbox = this.inbox.then(() => this.refreshGroup(group));
+  }
+
+  /**
+   * Starts catch-up of a group once the peer may read it: membership changes (a device joining) can make a
+   * group readable in the middle of a session.
+   */
+  private async refreshGroup(group: string): Promise<void> {
+    if (this.closed || this.summarized.has(group)) return;
+    if (!this.opts.replica.knowsGroup(group) || !this.opts.replica.mayRead(this.peer!, group)) return;
     await this.sendSummary(group);
   }
 
@@ -225,6 +237,7 @@ export class SyncSession {
       case 'membership': {
         await replica.applyMembership(m.group, m.ops, peer);
         this.opts.onMembership?.(m.group, peer);
+        await this.refreshGroup(m.group);
         return;
       }
       case 'summary':
@@ -297,6 +310,7 @@ export class SyncSession {
     this.authenticated = true;
     this.resolveReady(this.peer);
     const groups = await this.opts.replica.groupsFor(this.peer);
+    // groupsFor lists what the peer may know of; onGroups decides per group what it may read.
     this.send({ type: 'groups', groups });
   }
 
@@ -319,15 +333,16 @@ export class SyncSession {
     const mine = await replica.groupsFor(peer);
     const all = new Set([...mine.map((g) => g.group), ...theirHeads.keys()]);
     for (const group of all) {
-      if (!replica.knowsGroup(group) || !replica.mayRead(peer, group)) continue;
+      if (!replica.knowsGroup(group) || !replica.mayKnow(peer, group)) continue;
       const ops = replica.membershipFor(group, theirHeads.get(group) ?? []);
       if (ops.length > 0) this.send({ type: 'membership', group, ops });
-      await this.sendSummary(group);
+      if (replica.mayRead(peer, group)) await this.sendSummary(group);
     }
     this.send({ type: 'summaries-done' });
   }
 
   private async sendSummary(group: string): Promise<void> {
+    this.summarized.add(group);
     this.send({ type: 'summary', group, buckets: await this.opts.replica.summary(group) });
   }
 

@@ -1,0 +1,24 @@
+import { type DeviceIdentity, type TrustStore, decodeDeviceCertificate } from '@schoolmesh/identity';
+import type { CredentialKind, LocalCredential, PeerInfo, PeerVerifier } from '@schoolmesh/sync';
+
+/** A device proves itself in the sync handshake with its certificate and its signing key. */
+export function deviceCredential(identity: DeviceIdentity): LocalCredential {
+  return { kind: 'device', bytes: identity.certificate.bytes, sign: (m) => identity.signing.sign(m) };
+}
+
+/**
+ * Verifies a peer's credential against the trust store: devices of any trusted school. Relays' authority
+ * credentials are verified by the relay package's verifier, which extends this one.
+ */
+export function trustStoreVerifier(trust: TrustStore): PeerVerifier {
+  return {
+    async verify(kind: CredentialKind, credential: Uint8Array): Promise<{ peer: PeerInfo; publicKey: Uint8Array }> {
+      if (kind !== 'device') throw new Error(`credential kind ${kind} not accepted here`);
+      const device = await trust.verifyDevice(decodeDeviceCertificate(credential));
+      return {
+        peer: { kind: 'device', id: device.id, school: device.school, account: device.accountRef },
+        publicKey: device.deviceKey,
+      };
+    },
+  };
+}

@@ -1,0 +1,524 @@
+import { BucketDoc, type ChatMessage, type PostInput } from '@schoolmesh/content';
+import { type Entry, chainSeed, openEntry, sealEntry } from '@schoolmesh/entries';
+import type { DeviceIdentity, TrustStore } from '@schoolmesh/identity';
+import {
+  type GroupState,
+  type OpBody,
+  canPost,
+  canRead,
+  createOp,
+  needsRotation,
+  newEpochBody,
+  openEpochKey,
+  shareKeyBody,
+} from '@schoolmesh/membership';
+import { type AccountRef, type GroupKind, type GroupPolicy, type GroupRole, bucketOf, defaultGroupPolicy, oldestLiveBucket } from '@schoolmesh/model';
+import { Replica, type ReplicaEvent, epochIdOf } from '@schoolmesh/replica';
+import type { StorageAdapter } from '@schoolmesh/storage';
+import { type FrameChannel, type PeerInfo, type SyncProgress, SyncSession } from '@schoolmesh/sync';
+import { type Clock, systemClock } from './clock.ts';
+import { deviceCredential, trustStoreVerifier } from './credentials.ts';
+import { KeyRing } from './keyring.ts';
+
+export interface EngineOptions {
+  storage: StorageAdapter;
+  identity: DeviceIdentity;
+  trust: TrustStore;
+  clock?: Clock;
+  log?: (level: 'debug' | 'warn', message: string) => void;
+  /** Rotate and share keys on membership changes by itself (default true; tests of raw logs turn it off). */
+  autoKeys?: boolean;
+}
+
+export type EngineEvent =
+  | { type: 'messages'; group: string; bucket: number }
+  | { type: 'groups' }
+  | { type: 'progress'; peer: PeerInfo; progress: SyncProgress }
+  | { type: 'expired'; buckets: { group: string; bucket: number }[]; erasedKeys: number }
+  | { type: 'connection'; peer: PeerInfo; open: boolean };
+
+export interface GroupSummary {
+  id: string;
+  name: string;
+  kind: GroupKind;
+  myRole: GroupRole | undefined;
+  policy: GroupPolicy;
+  members: number;
+}
+
+export interface Posted {
+  key: string;
+  bucket: number;
+  /** Resolves when a peer (normally the school's relay) has durably stored the entries. */
+  acked: Promise<void>;
+}
+
+export class EngineError extends Error {
+  override readonly name = 'EngineError';
+  constructor(
+    readonly code: 'not-a-member' | 'forbidden' | 'no-key' | 'unknown-group' | 'closed',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The device's single entry point: opened with storage, identity, trust and clock, it runs unchanged in a
+ * browser worker, in Node and in tests. Networking enters only through `connect(channel)`.
+ */
+export class Engine {
+  readonly deviceId: string;
+  readonly account: AccountRef;
+  private readonly clock: Clock;
+  private readonly docs = new Map<string, Promise<BucketDoc>>();
+  private readonly sessions = new Set<SyncSession>();
+  private readonly listeners = new Set<(e: EngineEvent) => void>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private unacked: { entries: Entry[]; resolve: () => void }[] = [];
+  private closed = false;
+
+  private constructor(
+    private readonly opts: EngineOptions,
+    readonly replica: Replica,
+    /** The epoch keys this device holds (tools and tests inspect it; the engine alone changes it). */
+    readonly keys: KeyRing,
+  ) {
+    this.deviceId = opts.identity.id;
+    const cert = opts.identity.certificate;
+    this.account = `${cert.account}@${cert.school}`;
+    this.clock = opts.clock ?? systemClock;
+    replica.on((e) => this.onReplicaEvent(e));
+  }
+
+  static async open(opts: EngineOptions): Promise<Engine> {
+    const clock = opts.clock ?? systemClock;
+    const replicaOpts = { storage: opts.storage, trust: opts.trust, clock: () => clock.now(), ...(opts.log ? { log: opts.log } : {}) };
+    const replica = await Replica.open(replicaOpts);
+    const keys = await KeyRing.open(opts.storage);
+    const engine = new Engine(opts, replica, keys);
+    await engine.expire();
+    for (const group of replica.groups()) await engine.serial(() => engine.reconcileKeys(group));
+    return engine;
+  }
+
+  on(listener: (e: EngineEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(e: EngineEvent): void {
+    for (const l of this.listeners) l(e);
+  }
+
+  /** Runs writes one at a time: sequence numbers and membership heads must not race. */
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const next = this.queue.then(fn, fn);
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  /** Resolves when every queued write and key reconciliation has run. */
+  async idle(): Promise<void> {
+    let seen: Promise<unknown> | undefined;
+    while (seen !== this.queue) {
+      seen = this.queue;
+      await seen;
+    }
+  }
+
+  now(): number {
+    return this.clock.now();
+  }
+
+  // ---------------------------------------------------------------- groups
+
+  groups(): GroupSummary[] {
+    const out: GroupSummary[] = [];
+    for (const id of this.replica.groups()) {
+      const s = this.replica.state(id)!;
+      if (!s.members.has(this.account)) continue;
+      out.push({ id, name: s.name, kind: s.kind, myRole: s.members.get(this.account), policy: s.policy, members: s.members.size });
+    }
+    return out;
+  }
+
+  state(group: string): GroupState | undefined {
+    return this.replica.state(group);
+  }
+
+  private requireState(group: string): GroupState {
+    const s = this.replica.state(group);
+    if (!s) throw new EngineError('unknown-group', `unknown group ${group}`);
+    return s;
+  }
+
+  /** Creates a group with this device's account as owner, and its first key epoch. */
+  async createGroup(input: { kind: GroupKind; name: string; members?: { account: AccountRef; role: GroupRole }[]; policy?: GroupPolicy }): Promise<string> {
+    return this.serial(async () => {
+      const body: OpBody = {
+        type: 'create',
+        kind: input.kind,
+        name: input.name,
+        policy: input.policy ?? defaultGroupPolicy(input.kind),
+        members: (input.members ?? []).filter((m) => m.account !== this.account),
+      };
+      const op = await createOp(this.opts.identity, null, [], body, this.now());
+      await this.commitOps(op.group, [op.bytes]);
+      await this.rotate(op.group);
+      for (const s of this.sessions) void s.offerGroup(op.group);
+      return op.group;
+    });
+  }
+
+  addMember(group: string, account: AccountRef, role: GroupRole = 'member'): Promise<void> {
+    return this.serial(() => this.signAndCommit(group, { type: 'add', account, role }));
+  }
+
+  /** Removes a member and rotates the key, so the removed member cannot read what follows. */
+  removeMember(group: string, account: AccountRef): Promise<void> {
+    return this.serial(async () => {
+      await this.signAndCommit(group, { type: 'remove', account });
+      await this.rotate(group);
+    });
+  }
+
+  setRole(group: string, account: AccountRef, role: GroupRole): Promise<void> {
+    return this.serial(() => this.signAndCommit(group, { type: 'set-role', account, role }));
+  }
+
+  setPolicy(group: string, policy: GroupPolicy): Promise<void> {
+    return this.serial(() => this.signAndCommit(group, { type: 'set-policy', policy }));
+  }
+
+  /** Rotates the group key now (also done on removal and by schedule). */
+  rotateKey(group: string): Promise<void> {
+    return this.serial(() => this.rotate(group));
+  }
+
+  private async signAndCommit(group: string, body: OpBody): Promise<void> {
+    const log = this.replica.log(group);
+    if (!log) throw new EngineError('unknown-group', `unknown group ${group}`);
+    const op = await createOp(this.opts.identity, group, log.heads(), body, this.now());
+    const { rejected, reasons } = await this.replica.addOps(group, [op.bytes]);
+    if (rejected > 0) throw new EngineError('forbidden', reasons.join('; '));
+    const st = this.replica.state(group);
+    const ignored = st?.ignored.find((i) => i.op === op.id);
+    if (ignored) throw new EngineError('forbidden', ignored.reason);
+    for (const s of this.sessions) s.pushMembership(group, [op.bytes]);
+  }
+
+  private async commitOps(group: string, ops: Uint8Array[]): Promise<void> {
+    const { rejected, reasons } = await this.replica.addOps(group, ops);
+    if (rejected > 0) throw new EngineError('forbidden', reasons.join('; '));
+    for (const s of this.sessions) s.pushMembership(group, ops);
+  }
+
+  private async rotate(group: string): Promise<void> {
+    const state = this.requireState(group);
+    const { body, key } = await newEpochBody(state);
+    const log = this.replica.log(group)!;
+    const op = await createOp(this.opts.identity, group, log.heads(), body, this.now());
+    await this.commitOps(group, [op.bytes]);
+    await this.keys.add(group, epochIdOf(op.id), key, bucketOf(this.now()));
+  }
+
+  /**
+   * Brings this device's keys in line with the membership log: joins groups its account was added to, opens
+   * epoch keys sealed to it, shares keys with approved devices that lack them, rotates when someone left.
+   */
+  private async reconcileKeys(group: string): Promise<void> {
+    if (this.closed) return;
+    let state = this.replica.state(group);
+    if (!state) return;
+    const me = this.opts.identity;
+    if (state.members.has(this.account) && !state.devices.has(this.deviceId)) {
+      const hasOwnDevice = [...state.devices.values()].some((d) => d.account === this.account);
+      if (!hasOwnDevice && this.opts.autoKeys !== false) {
+        try {
+          await this.signAndCommit(group, { type: 'add-device', certificate: me.certificate });
+        } catch (error) {
+          this.opts.log?.('warn', `could not join ${group}: ${(error as Error).message}`);
+        }
+        state = this.replica.state(group)!;
+      }
+    }
+    if (!state.devices.has(this.deviceId)) return;
+    let opened = 0;
+    for (const epoch of state.epochs) {
+      const id = epochIdOf(epoch);
+      if (this.keys.has(group, id)) continue;
+      try {
+        const raw = await openEpochKey(state, epoch, me);
+        await this.keys.add(group, id, raw, bucketOf(this.now()));
+        opened++;
+      } catch {
+        // not sealed to this device (it joined later, or history is not shared)
+      }
+    }
+    if (opened > 0) await this.reopenBuckets(group);
+    if (this.opts.autoKeys === false) return;
+    if (needsRotation(state, this.now())) {
+      await this.rotate(group);
+      return;
+    }
+    await this.shareMissingKeys(group, state);
+  }
+
+  /** Gives the current key (and, if the policy shares history, the older live ones) to devices that lack them. */
+  private async shareMissingKeys(group: string, state: GroupState): Promise<void> {
+    const myRole = state.members.get(this.account);
+    const epochs = state.policy.historyForNewMembers === 'retained' ? state.epochs : state.currentEpoch ? [state.currentEpoch] : [];
+    for (const epoch of epochs) {
+      const raw = this.keys.raw(group, epochIdOf(epoch));
+      if (!raw) continue;
+      const sealedTo = state.sealedKeys.get(epoch);
+      const lacking = [...state.devices.entries()]
+        .filter(([id, d]) => !sealedTo?.has(id) && (d.account === this.account || myRole === 'owner' || myRole === 'moderator'))
+        .map(([id]) => id);
+      if (lacking.length === 0) continue;
+      const body = await shareKeyBody(state, epoch, raw, lacking);
+      await this.signAndCommit(group, body);
+      state = this.replica.state(group)!;
+    }
+  }
+
+  // ---------------------------------------------------------------- content
+
+  /** The bucket document, decrypted from the store on first use. */
+  openBucket(group: string, bucket: number): Promise<BucketDoc> {
+    const id = `${group}/${bucket}`;
+    let doc = this.docs.get(id);
+    if (!doc) {
+      doc = this.loadBucket(group, bucket);
+      this.docs.set(id, doc);
+    }
+    return doc;
+  }
+
+  private async loadBucket(group: string, bucket: number): Promise<BucketDoc> {
+    const doc = new BucketDoc(group, bucket, this.deviceId);
+    const entries = await this.replica.bucketEntries(group, bucket);
+    await this.applyToDoc(doc, entries);
+    return doc;
+  }
+
+  private async applyToDoc(doc: BucketDoc, entries: readonly Entry[]): Promise<void> {
+    for (const entry of entries) {
+      const key = await this.keys.aead(entry.group, entry.epoch);
+      if (!key) {
+        this.opts.log?.('debug', `no key for epoch ${entry.epoch} of ${entry.group}`);
+        continue;
+      }
+      try {
+        const update = await openEntry(entry, key);
+        doc.applyRemote(update, entry.author);
+      } catch (error) {
+        this.opts.log?.('warn', `entry ${entry.author.slice(0, 8)}…/${entry.seq} refused: ${(error as Error).message}`);
+      }
+    }
+  }
+
+  /** Entries that arrived before their key did are in the store: decrypt open buckets again now. */
+  private async reopenBuckets(group: string): Promise<void> {
+    for (const [id, doc] of this.docs) {
+      const [g, b] = id.split('/');
+      if (g !== group) continue;
+      const bucket = Number(b);
+      await this.applyToDoc(await doc, await this.replica.bucketEntries(group, bucket));
+      this.emit({ type: 'messages', group, bucket });
+    }
+  }
+
+  /** Messages of one bucket (default: today), oldest first, with authors resolved to device ids. */
+  async messages(group: string, bucket = bucketOf(this.now())): Promise<ChatMessage[]> {
+    const doc = await this.openBucket(group, bucket);
+    const state = this.requireState(group);
+    const authors = new Map<number, string>();
+    for (const id of state.devices.keys()) authors.set(doc.clientIdOf(id), id);
+    return doc.messages(authors);
+  }
+
+  liveBuckets(group: string): number[] {
+    return this.replica.liveBuckets(group);
+  }
+
+  post(group: string, input: PostInput): Promise<Posted> {
+    return this.write(group, (doc, now) => doc.post(input, now));
+  }
+
+  edit(group: string, bucket: number, key: string, text: string): Promise<Posted> {
+    return this.write(group, (doc, now) => (doc.edit(key, text, now), key), bucket);
+  }
+
+  deleteForEveryone(group: string, bucket: number, key: string): Promise<Posted> {
+    return this.write(group, (doc, now) => (doc.deleteForEveryone(key, now), key), bucket);
+  }
+
+  react(group: string, bucket: number, key: string, emoji: string | null): Promise<Posted> {
+    return this.write(group, (doc) => (doc.react({ bucket, key }, emoji), key));
+  }
+
+  markRead(group: string, bucket: number, key: string): Promise<Posted> {
+    return this.write(group, (doc, now) => (doc.markRead(key, now), key), bucket);
+  }
+
+  /** Runs one local change on a bucket document and turns its Yjs update into a sealed, stored, pushed entry. */
+  private write(group: string, change: (doc: BucketDoc, now: number) => string, bucketOverride?: number): Promise<Posted> {
+    return this.serial(async () => {
+      if (this.closed) throw new EngineError('closed', 'engine closed');
+      const state = this.requireState(group);
+      if (!canPost(state, this.deviceId)) throw new EngineError('forbidden', 'this device may not post in this group');
+      const epoch = state.currentEpoch;
+      const key = epoch ? await this.keys.aead(group, epochIdOf(epoch)) : undefined;
+      if (!epoch || !key) throw new EngineError('no-key', 'no key for the current epoch yet');
+      const now = this.now();
+      const bucket = bucketOverride ?? bucketOf(now);
+      const doc = await this.openBucket(group, bucket);
+      const updates: Uint8Array[] = [];
+      const off = doc.onLocalUpdate((u) => updates.push(u));
+      let result: string;
+      try {
+        result = change(doc, now);
+      } finally {
+        off();
+      }
+      const entries: Entry[] = [];
+      const chain = this.replica.chain(group, bucket, this.deviceId);
+      let seq = chain?.seq ?? 0;
+      let prev = chain?.head ?? chainSeed(group, bucket, this.deviceId);
+      for (const plaintext of updates) {
+        seq++;
+        const sealed = await sealEntry(this.opts.identity, key, { kind: 'single', group, bucket, seq, epoch: epochIdOf(epoch), plaintext, prev });
+        prev = sealed.head;
+        entries.push(sealed.entry);
+      }
+      if (entries.length > 0) {
+        const stored = await this.replica.applyEntries(entries);
+        if (stored.rejected > 0) throw new EngineError('forbidden', `own entry refused: ${stored.reason}`);
+      }
+      return { key: result, bucket, acked: this.push(group, entries) };
+    });
+  }
+
+  /** Sends entries to every connected peer that may read the group; resolves on the first acknowledgement. */
+  private push(group: string, entries: Entry[]): Promise<void> {
+    if (entries.length === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      let done = false;
+      const settle = () => {
+        if (done) return;
+        done = true;
+        this.unacked = this.unacked.filter((u) => u.resolve !== settle);
+        resolve();
+      };
+      this.unacked.push({ entries, resolve: settle });
+      for (const s of this.sessions) {
+        if (s.peer && this.replica.mayRead(s.peer, group)) s.pushEntries(entries).then(settle, () => {});
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------- network
+
+  /** Runs the sync protocol over a channel (a relay connection, or another device). */
+  connect(channel: FrameChannel, options: { agent?: string } = {}): SyncSession {
+    const session = new SyncSession({
+      channel,
+      replica: this.replica,
+      credential: deviceCredential(this.opts.identity),
+      verifier: trustStoreVerifier(this.opts.trust),
+      agent: options.agent ?? 'schoolmesh-engine',
+      onProgress: (progress) => session.peer && this.emit({ type: 'progress', peer: session.peer, progress }),
+      ...(this.opts.log ? { log: this.opts.log } : {}),
+    });
+    this.sessions.add(session);
+    session.onClose(() => {
+      this.sessions.delete(session);
+      if (session.peer) this.emit({ type: 'connection', peer: session.peer, open: false });
+    });
+    session
+      .start()
+      .then(async (peer) => {
+        this.emit({ type: 'connection', peer, open: true });
+        await session.caughtUp();
+        // Entries written while offline went out with catch-up; re-push the ones still awaiting an ack.
+        for (const u of [...this.unacked]) {
+          const group = u.entries[0]!.group;
+          if (this.replica.mayRead(peer, group)) session.pushEntries(u.entries).then(u.resolve, () => {});
+        }
+      })
+      .catch(() => {});
+    return session;
+  }
+
+  private onReplicaEvent(e: ReplicaEvent): void {
+    if (e.type === 'membership') {
+      this.emit({ type: 'groups' });
+      void this.serial(() => this.reconcileKeys(e.group)).catch((error) => this.opts.log?.('warn', `keys: ${(error as Error).message}`));
+      return;
+    }
+    if (e.type === 'entries') {
+      const touched = new Map<string, Entry[]>();
+      for (const entry of e.entries) {
+        this.keys.noteUse(entry.group, entry.epoch, entry.bucket);
+        if (entry.author === this.deviceId) continue;
+        const id = `${entry.group}/${entry.bucket}`;
+        let list = touched.get(id);
+        if (!list) touched.set(id, (list = []));
+        list.push(entry);
+      }
+      for (const [id, entries] of touched) {
+        const doc = this.docs.get(id);
+        const { group, bucket } = entries[0]!;
+        if (doc) void doc.then((d) => this.applyToDoc(d, entries)).then(() => this.emit({ type: 'messages', group, bucket }));
+        else this.emit({ type: 'messages', group, bucket });
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- retention
+
+  /** Deletes expired buckets and erases the keys no live bucket needs. Called at open and on a timer. */
+  async expire(): Promise<{ buckets: number; erasedKeys: number }> {
+    const removed = await this.replica.expire();
+    for (const { group, bucket } of removed) this.docs.delete(`${group}/${bucket}`);
+    let erasedKeys = 0;
+    const now = this.now();
+    for (const group of this.replica.groups()) {
+      const state = this.replica.state(group)!;
+      const oldest = oldestLiveBucket(now, state.policy.retentionDays);
+      for (const id of this.docs.keys()) {
+        const [g, b] = id.split('/');
+        if (g === group && Number(b) < oldest) this.docs.delete(id);
+      }
+      const keep = state.currentEpoch ? epochIdOf(state.currentEpoch) : undefined;
+      erasedKeys += (await this.keys.erase(group, oldest, keep)).length;
+    }
+    if (removed.length > 0 || erasedKeys > 0) this.emit({ type: 'expired', buckets: removed, erasedKeys });
+    return { buckets: removed.length, erasedKeys };
+  }
+
+  /** Whether this device still holds the key of an epoch (tests of key erasure use it). */
+  holdsKey(group: string, epoch: string): boolean {
+    return this.keys.has(group, epoch);
+  }
+
+  mayRead(peer: PeerInfo, group: string): boolean {
+    return this.replica.mayRead(peer, group);
+  }
+
+  canRead(group: string): boolean {
+    const s = this.replica.state(group);
+    return !!s && canRead(s, this.deviceId);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.queue;
+    this.closed = true;
+    for (const s of this.sessions) s.close('engine closed');
+    await this.keys.flush();
+    await this.opts.storage.close();
+  }
+}

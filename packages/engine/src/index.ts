@@ -1,0 +1,4 @@
+export { type Clock, ManualClock, systemClock } from './clock.ts';
+export { deviceCredential, trustStoreVerifier } from './credentials.ts';
+export { Engine, EngineError, type EngineEvent, type EngineOptions, type GroupSummary, type Posted } from './engine.ts';
+export { KeyRing } from './keyring.ts';

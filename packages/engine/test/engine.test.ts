@@ -1,0 +1,63 @@
+import { openEntry } from '@schoolmesh/entries';
+import { describe, expect, it } from 'vitest';
+import { DAY, eventually, link, testSchool } from '../../../test/support/school.ts';
+
+const texts = async (engine: { messages: (g: string) => Promise<{ text: string }[]> }, group: string) =>
+  (await engine.messages(group)).map((m) => m.text);
+
+describe('engine: two devices chat directly', () => {
+  it('a teacher creates a class, a pupil joins, both write and read each other', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const pupil = await s.engine(await s.device('ben', 'pupil'));
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    await teacher.post(group, { text: 'Guten Morgen, 7a!' });
+    link(teacher, pupil);
+    await eventually(() => pupil.canRead(group));
+    await eventually(async () => (await texts(pupil, group).catch(() => [])).includes('Guten Morgen, 7a!'));
+    await pupil.post(group, { text: 'Morgen Frau Schmidt' });
+    await eventually(async () => (await texts(teacher, group)).includes('Morgen Frau Schmidt'));
+    expect(await texts(teacher, group)).toEqual(await texts(pupil, group));
+  });
+
+  it('a removed member cannot decrypt what is written after the removal', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const pupil = await s.engine(await s.device('ben', 'pupil'));
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    const l = link(teacher, pupil);
+    await eventually(() => pupil.canRead(group));
+    await teacher.post(group, { text: 'vorher' });
+    await eventually(async () => (await texts(pupil, group)).includes('vorher'));
+    l.close();
+    await teacher.removeMember(group, s.ref('ben'));
+    const after = await teacher.post(group, { text: 'nachher' });
+    // A curious relay hands the removed pupil every membership op and the new ciphertext.
+    await pupil.replica.addOps(group, teacher.replica.membershipFor(group, []));
+    await pupil.idle();
+    expect(pupil.canRead(group)).toBe(false);
+    const [entry] = (await teacher.replica.bucketEntries(group, after.bucket)).filter((e) => e.author === teacher.deviceId).slice(-1);
+    expect(pupil.keys.has(group, entry!.epoch)).toBe(false);
+    for (const epoch of pupil.keys.epochs(group)) {
+      const key = await pupil.keys.aead(group, epoch);
+      await expect(openEntry(entry!, key!)).rejects.toThrow();
+    }
+    expect(await texts(pupil, group)).not.toContain('nachher');
+  });
+
+  it('retention deletes expired buckets and erases keys no live bucket needs', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a' });
+    await teacher.post(group, { text: 'alt' });
+    const firstBucket = teacher.liveBuckets(group)[0]!;
+    await teacher.rotateKey(group);
+    s.clock.advance(20 * DAY);
+    await teacher.post(group, { text: 'neu' });
+    const result = await teacher.expire();
+    expect(result.buckets).toBe(1);
+    expect(result.erasedKeys).toBeGreaterThanOrEqual(1);
+    expect(teacher.liveBuckets(group)).not.toContain(firstBucket);
+    expect(await texts(teacher, group)).toEqual(['neu']);
+  });
+});

@@ -1,0 +1,368 @@
+import { type Entry, EntryError, type VersionVector, chainSeed, decodeEntry, encodeEntry, vectorDigest, verifyRun } from '@schoolmesh/entries';
+import type { TrustStore } from '@schoolmesh/identity';
+import { type GroupState, MembershipLog, canPost, canRead, decodeOp } from '@schoolmesh/membership';
+import { bucketOf, oldestLiveBucket, parseAccountRef } from '@schoolmesh/model';
+import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
+import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh/sync';
+import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
+import { type ChainState, decodeChainState, encodeChainState } from './chain-state.ts';
+import { chainKey, chainPrefix, entryKey, entryPrefix, opKey, opPrefix } from './keys.ts';
+
+export interface ReplicaOptions {
+  storage: StorageAdapter;
+  trust: TrustStore;
+  clock: () => number;
+  log?: (level: 'debug' | 'warn', message: string) => void;
+}
+
+interface GroupReplica {
+  log: MembershipLog;
+  /** bucket -> author -> chain */
+  chains: Map<number, Map<string, ChainState>>;
+}
+
+/** How far in the future (in buckets) an entry may be dated: clocks drift, but not by days. */
+const FUTURE_BUCKETS = 1;
+
+/**
+ * The ciphertext-level replica: membership logs and signed entry chains in a store, verified on the way in,
+ * expired by retention. Holds no content key: relays run exactly this, devices wrap it with keys and Yjs
+ * (docs/architecture.md). Implements what a sync session asks of it.
+ */
+export class Replica implements SyncReplica {
+  private readonly groupsById = new Map<string, GroupReplica>();
+  private readonly listeners = new Set<(event: ReplicaEvent) => void>();
+
+  private constructor(private readonly opts: ReplicaOptions) {}
+
+  static async open(opts: ReplicaOptions): Promise<Replica> {
+    const replica = new Replica(opts);
+    await replica.load();
+    return replica;
+  }
+
+  private async load(): Promise<void> {
+    const { storage } = this.opts;
+    const ops = await storage.loadRange(opPrefix());
+    const byGroup = new Map<string, Uint8Array[]>();
+    for (const r of ops) {
+      const group = r.key[1]!;
+      let list = byGroup.get(group);
+      if (!list) byGroup.set(group, (list = []));
+      list.push(r.data);
+    }
+    for (const [group, list] of byGroup) {
+      const g = this.ensureGroup(group);
+      // Verified when first stored; certificates may have expired since, so restore skips the time checks.
+      for (const bytes of list) g.log.restore(bytes);
+    }
+    for (const r of await storage.loadRange(chainPrefix())) {
+      const [, group, bucket, author] = r.key as [string, string, string, string];
+      const g = this.ensureGroup(group);
+      this.chainsOf(g, Number(bucket)).set(author, decodeChainState(r.data));
+    }
+  }
+
+  on(listener: (event: ReplicaEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private emit(event: ReplicaEvent): void {
+    for (const l of this.listeners) l(event);
+  }
+
+  private ensureGroup(group: string): GroupReplica {
+    let g = this.groupsById.get(group);
+    if (!g) {
+      g = { log: new MembershipLog(this.opts.trust, group), chains: new Map() };
+      this.groupsById.set(group, g);
+    }
+    return g;
+  }
+
+  private chainsOf(g: GroupReplica, bucket: number): Map<string, ChainState> {
+    let m = g.chains.get(bucket);
+    if (!m) g.chains.set(bucket, (m = new Map()));
+    return m;
+  }
+
+  groups(): string[] {
+    return [...this.groupsById.keys()].filter((id) => this.state(id) !== undefined);
+  }
+
+  log(group: string): MembershipLog | undefined {
+    return this.groupsById.get(group)?.log;
+  }
+
+  state(group: string): GroupState | undefined {
+    const g = this.groupsById.get(group);
+    if (!g || g.log.heads().length === 0) return undefined;
+    return g.log.state();
+  }
+
+  knowsGroup(group: string): boolean {
+    return this.state(group) !== undefined;
+  }
+
+  // ---- membership ----
+
+  /** Adds membership operations (local or from a peer); stores the ones the log keeps. */
+  async addOps(group: string | null, ops: readonly Uint8Array[]): Promise<{ applied: number; rejected: number; reasons: string[] }> {
+    let applied = 0;
+    let rejected = 0;
+    const reasons: string[] = [];
+    const writes: StorageOp[] = [];
+    const touched = new Set<string>();
+    for (const bytes of ops) {
+      let op: { id: string; group: string };
+      try {
+        op = decodeOp(bytes);
+      } catch (error) {
+        rejected++;
+        reasons.push(`undecodable op: ${(error as Error).message}`);
+        continue;
+      }
+      if (group !== null && op.group !== group) {
+        rejected++;
+        reasons.push('op of another group');
+        continue;
+      }
+      const g = this.ensureGroup(op.group);
+      const result = await g.log.add(bytes);
+      if (result.status === 'rejected') {
+        rejected++;
+        reasons.push(result.reason ?? 'rejected');
+        continue;
+      }
+      if (result.status === 'duplicate') continue;
+      writes.push({ type: 'put', key: opKey(op.group, op.id), data: bytes });
+      touched.add(op.group);
+      if (result.status === 'applied') applied++;
+    }
+    if (writes.length > 0) await this.opts.storage.batch(writes);
+    for (const group of touched) this.emit({ type: 'membership', group });
+    return { applied, rejected, reasons };
+  }
+
+  membershipFor(group: string, theirHeads: readonly string[]): Uint8Array[] {
+    const log = this.groupsById.get(group)?.log;
+    if (!log) return [];
+    return log.opsNotIn(theirHeads).map((op) => op.bytes);
+  }
+
+  async applyMembership(group: string, ops: readonly Uint8Array[], _peer: PeerInfo): Promise<{ applied: number; rejected: number }> {
+    const { applied, rejected, reasons } = await this.addOps(group, ops);
+    if (rejected > 0) this.opts.log?.('warn', `rejected ${rejected} membership ops of ${group}: ${reasons.slice(0, 3).join('; ')}`);
+    return { applied, rejected };
+  }
+
+  // ---- access ----
+
+  async groupsFor(peer: PeerInfo): Promise<GroupOffer[]> {
+    const offers: GroupOffer[] = [];
+    for (const [group, g] of this.groupsById) {
+      if (!this.knowsGroup(group) || !this.mayKnow(peer, group)) continue;
+      offers.push({ group, heads: g.log.heads() });
+    }
+    return offers;
+  }
+
+  mayKnow(peer: PeerInfo, group: string): boolean {
+    const state = this.state(group);
+    if (!state) return false;
+    if (peer.kind === 'device') return canRead(state, peer.id) || (peer.account !== undefined && state.members.has(peer.account));
+    return this.mayRead(peer, group);
+  }
+
+  mayRead(peer: PeerInfo, group: string): boolean {
+    const state = this.state(group);
+    if (!state) return false;
+    if (peer.kind === 'device') return canRead(state, peer.id);
+    // A relay may carry a group that has at least one member of its school.
+    for (const account of state.members.keys()) if (parseAccountRef(account).school === peer.school) return true;
+    return false;
+  }
+
+  // ---- entries ----
+
+  chain(group: string, bucket: number, author: string): ChainState | undefined {
+    return this.groupsById.get(group)?.chains.get(bucket)?.get(author);
+  }
+
+  liveBuckets(group: string): number[] {
+    const g = this.groupsById.get(group);
+    const state = this.state(group);
+    if (!g || !state) return [];
+    const oldest = oldestLiveBucket(this.opts.clock(), state.policy.retentionDays);
+    return [...g.chains.keys()].filter((b) => b >= oldest && (g.chains.get(b)?.size ?? 0) > 0).sort((a, b) => a - b);
+  }
+
+  async vector(group: string, bucket: number): Promise<VersionVector> {
+    const chains = this.groupsById.get(group)?.chains.get(bucket);
+    const v: VersionVector = new Map();
+    if (chains) for (const [author, c] of chains) v.set(author, c.seq);
+    return v;
+  }
+
+  async summary(group: string): Promise<{ bucket: number; digest: string }[]> {
+    const out: { bucket: number; digest: string }[] = [];
+    for (const bucket of this.liveBuckets(group)) out.push({ bucket, digest: vectorDigest(await this.vector(group, bucket)) });
+    return out;
+  }
+
+  /** Every entry of one bucket, chain by chain, the head of each carrying its signature. */
+  async bucketEntries(group: string, bucket: number): Promise<Entry[]> {
+    return this.entriesFor(group, bucket, new Map());
+  }
+
+  async entriesFor(group: string, bucket: number, theirs: VersionVector): Promise<Entry[]> {
+    const chains = this.groupsById.get(group)?.chains.get(bucket);
+    if (!chains) return [];
+    const out: Entry[] = [];
+    for (const [author, chain] of chains) {
+      const have = theirs.get(author) ?? 0;
+      if (have >= chain.seq) continue;
+      const records = await this.opts.storage.loadRange(entryPrefix(group, bucket, author));
+      const run: Entry[] = [];
+      for (const r of records) {
+        const entry = decodeEntry(r.data);
+        // A packed entry covers 1..seq: send it whole when the peer lacks any of it.
+        if (entry.kind === 'single' && entry.seq <= have) continue;
+        run.push(entry);
+      }
+      if (run.length === 0) continue;
+      run[run.length - 1] = { ...run[run.length - 1]!, signature: chain.signature };
+      out.push(...run);
+    }
+    return out;
+  }
+
+  /**
+   * Verifies and stores entries from a peer, or the local device's own. Per chain: entries the replica holds
+   * already are skipped, the rest must continue the chain without a gap and end in a valid signature. One
+   * storage batch for the whole call. Returns the accepted entries, for forwarding and decryption.
+   */
+  async applyEntries(entries: readonly Entry[], _peer?: PeerInfo): Promise<ApplyResult> {
+    const runs = splitRuns(entries);
+    const accepted: Entry[] = [];
+    const writes: StorageOp[] = [];
+    const changed: { group: string; bucket: number; author: string; chain: ChainState }[] = [];
+    let rejected = 0;
+    const reasons: string[] = [];
+    const now = this.opts.clock();
+    const verifications = runs.map(async (run) => {
+      const first = run[0]!;
+      const refusal = this.refusal(first, now);
+      if (refusal) return { run, error: refusal };
+      const g = this.groupsById.get(first.group)!;
+      const current = this.chainsOf(g, first.bucket).get(first.author);
+      const held = current?.seq ?? 0;
+      let fresh = run;
+      if (first.kind === 'single') {
+        fresh = run.filter((e) => e.seq > held);
+        if (fresh.length === 0) return { run: fresh };
+      } else if (first.seq <= held) {
+        return { run: [] };
+      } else if (run.length > 1) {
+        return { run, error: 'a packed entry must stand alone in its run' };
+      }
+      const state = this.state(first.group)!;
+      const authorDevice = state.devices.get(first.author)!;
+      try {
+        const prev = fresh[0]!.kind === 'packed' ? new Uint8Array(32) : current?.head ?? chainSeed(first.group, first.bucket, first.author);
+        const head = await verifyRun(fresh, prev, authorDevice.deviceKey);
+        return { run: fresh, head, packedFrom: fresh[0]!.kind === 'packed' ? held : undefined };
+      } catch (error) {
+        return { run, error: error instanceof EntryError ? error.message : String(error) };
+      }
+    });
+    for (const result of await Promise.all(verifications)) {
+      if ('error' in result && result.error) {
+        rejected += result.run.length;
+        if (reasons.length < 3) reasons.push(result.error);
+        continue;
+      }
+      if (result.run.length === 0 || !('head' in result) || !result.head) continue;
+      const run = result.run;
+      const last = run[run.length - 1]!;
+      const { group, bucket, author } = last;
+      if (run[0]!.kind === 'packed') writes.push({ type: 'del-range', prefix: entryPrefix(group, bucket, author) });
+      for (const e of run) {
+        const stored: Entry = { ...e };
+        delete stored.signature;
+        writes.push({ type: 'put', key: entryKey(group, bucket, author, e.seq), data: encodeEntry(stored) });
+      }
+      const chain: ChainState = { seq: last.seq, head: result.head, signature: last.signature!, packed: run[0]!.kind === 'packed' };
+      writes.push({ type: 'put', key: chainKey(group, bucket, author), data: encodeChainState(chain) });
+      changed.push({ group, bucket, author, chain });
+      accepted.push(...run.slice(0, -1), { ...last });
+    }
+    if (writes.length > 0) await this.opts.storage.batch(writes);
+    for (const c of changed) this.chainsOf(this.groupsById.get(c.group)!, c.bucket).set(c.author, c.chain);
+    if (accepted.length > 0) this.emit({ type: 'entries', entries: accepted });
+    return { accepted, rejected, reason: reasons.join('; ') };
+  }
+
+  /** Why an entry cannot be accepted at all, whatever its signature; undefined when it may be. */
+  private refusal(entry: Entry, now: number): string | undefined {
+    const state = this.state(entry.group);
+    if (!state) return `unknown group ${entry.group}`;
+    if (!state.devices.has(entry.author)) return `author ${entry.author.slice(0, 8)}… is not a device of the group`;
+    if (!canPost(state, entry.author)) return `author ${entry.author.slice(0, 8)}… may not post`;
+    if (this.opts.trust.isRevoked(entry.author)) return `author ${entry.author.slice(0, 8)}… is revoked`;
+    if (entry.bucket < oldestLiveBucket(now, state.policy.retentionDays)) return `bucket ${entry.bucket} expired`;
+    if (entry.bucket > bucketOf(now) + FUTURE_BUCKETS) return `bucket ${entry.bucket} lies in the future`;
+    if (!state.epochs.some((id) => epochIdOf(id) === entry.epoch)) return `unknown key epoch ${entry.epoch}`;
+    return undefined;
+  }
+
+  /** Deletes every bucket past its group's retention, and the chains with it. Returns how many. */
+  async expire(): Promise<{ group: string; bucket: number }[]> {
+    const now = this.opts.clock();
+    const removed: { group: string; bucket: number }[] = [];
+    const writes: StorageOp[] = [];
+    for (const [group, g] of this.groupsById) {
+      const state = this.state(group);
+      if (!state) continue;
+      const oldest = oldestLiveBucket(now, state.policy.retentionDays);
+      for (const bucket of g.chains.keys()) {
+        if (bucket >= oldest) continue;
+        writes.push({ type: 'del-range', prefix: entryPrefix(group, bucket) }, { type: 'del-range', prefix: chainPrefix(group, bucket) });
+        removed.push({ group, bucket });
+      }
+    }
+    if (writes.length > 0) await this.opts.storage.batch(writes);
+    for (const { group, bucket } of removed) this.groupsById.get(group)!.chains.delete(bucket);
+    if (removed.length > 0) this.emit({ type: 'expired', buckets: removed });
+    return removed;
+  }
+}
+
+export type ReplicaEvent =
+  | { type: 'entries'; entries: Entry[] }
+  | { type: 'membership'; group: string }
+  | { type: 'expired'; buckets: { group: string; bucket: number }[] };
+
+/** The 8-byte epoch id that entries carry: the first bytes of the rotate-key op id. */
+export function epochIdOf(rotateOpId: string): string {
+  return toBase64Url(fromBase64Url(rotateOpId).subarray(0, 8));
+}
+
+
+/** Splits a batch into maximal runs of one chain in arrival order. */
+function splitRuns(entries: readonly Entry[]): Entry[][] {
+  const runs: Entry[][] = [];
+  let current: Entry[] | undefined;
+  for (const e of entries) {
+    const last = current?.[current.length - 1];
+    if (current && last && last.group === e.group && last.bucket === e.bucket && last.author === e.author && e.kind !== 'packed' && last.seq + 1 === e.seq) {
+      current.push(e);
+    } else {
+      current = [e];
+      runs.push(current);
+    }
+  }
+  return runs;
+}
+

@@ -1,0 +1,55 @@
+/** A small school for tests: one authority, devices for named accounts, engines on memory storage. */
+import { Engine, ManualClock } from '@schoolmesh/engine';
+import { type DeviceIdentity, type SchoolAuthority, TrustStore, createSchool, enrollDevice } from '@schoolmesh/identity';
+import { type Role, accountRef, fromBase64UrlSafe } from './model-helpers.ts';
+import { MemoryStorage, type StorageAdapter } from '@schoolmesh/storage';
+import { type FrameChannel, memoryChannelPair } from '@schoolmesh/sync';
+
+export const DAY = 24 * 60 * 60 * 1000;
+/** A fixed start time (a Monday in term time) so bucket numbers are stable across runs. */
+export const T0 = Date.UTC(2026, 10, 23, 8, 0, 0);
+
+export interface TestSchool {
+  school: SchoolAuthority;
+  clock: ManualClock;
+  trust: (extra?: SchoolAuthority[]) => TrustStore;
+  device: (account: string, role: Role) => Promise<DeviceIdentity>;
+  engine: (identity: DeviceIdentity, storage?: StorageAdapter) => Promise<Engine>;
+  ref: (account: string) => string;
+}
+
+export async function testSchool(name = 'Gesamtschule Nord', clock = new ManualClock(T0), partners: SchoolAuthority[] = []): Promise<TestSchool> {
+  const school = await createSchool(name, clock.now());
+  const trust = (extra: SchoolAuthority[] = partners) => {
+    const store = new TrustStore(() => clock.now());
+    store.addSchool(fromBase64UrlSafe(school.id), name);
+    for (const p of extra) store.addSchool(fromBase64UrlSafe(p.id), p.name);
+    return store;
+  };
+  return {
+    school,
+    clock,
+    trust,
+    device: (account, role) => enrollDevice(school, { account, role, now: clock.now(), displayName: account }),
+    engine: (identity, storage = new MemoryStorage()) => Engine.open({ storage, identity, trust: trust(), clock }),
+    ref: (account) => accountRef(school.id, account),
+  };
+}
+
+/** Connects two engines directly (device to device) over an in-memory channel. */
+export function link(a: Engine, b: Engine): { close: () => void; channels: [FrameChannel, FrameChannel] } {
+  const [ca, cb] = memoryChannelPair();
+  const sa = a.connect(ca);
+  const sb = b.connect(cb);
+  return { close: () => (sa.close(), sb.close()), channels: [ca, cb] };
+}
+
+/** Waits until `check` passes, letting microtasks and timers run; fails after `ms`. Not a timing assertion. */
+export async function eventually(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (await check()) return;
+    if (Date.now() > end) throw new Error('condition not reached in time');
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
