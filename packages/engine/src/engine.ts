@@ -1,5 +1,5 @@
-import { BucketDoc, type ChatMessage, type PostInput } from '@schoolmesh/content';
-import { type Entry, chainSeed, openEntry, sealEntry } from '@schoolmesh/entries';
+import { BucketDoc, type ChatMessage, type PostInput, mergeOwnUpdates } from '@schoolmesh/content';
+import { type Entry, MAX_ENTRY_CIPHERTEXT, chainSeed, openEntry, sealEntry } from '@schoolmesh/entries';
 import type { DeviceIdentity, TrustStore } from '@schoolmesh/identity';
 import {
   type GroupState,
@@ -12,7 +12,7 @@ import {
   openEpochKey,
   shareKeyBody,
 } from '@schoolmesh/membership';
-import { type AccountRef, type GroupKind, type GroupPolicy, type GroupRole, bucketOf, defaultGroupPolicy, oldestLiveBucket } from '@schoolmesh/model';
+import { type AccountRef, BUCKET_MS, type GroupKind, type GroupPolicy, type GroupRole, bucketOf, bucketStart, defaultGroupPolicy, oldestLiveBucket } from '@schoolmesh/model';
 import { Replica, type ReplicaEvent, epochIdOf } from '@schoolmesh/replica';
 import type { StorageAdapter } from '@schoolmesh/storage';
 import { type FrameChannel, type PeerInfo, type SyncProgress, SyncSession } from '@schoolmesh/sync';
@@ -53,10 +53,20 @@ export interface Posted {
   acked: Promise<void>;
 }
 
+/**
+ * How long after its day ends a bucket still takes writes (late edits, reactions, read marks). After that it is
+ * finished: read-only, and each author may pack its entries of it into one (docs/architecture.md, "Why chains").
+ */
+export const BUCKET_GRACE_MS = BUCKET_MS;
+
+export function isFinished(bucket: number, now: number): boolean {
+  return now >= bucketStart(bucket + 1) + BUCKET_GRACE_MS;
+}
+
 export class EngineError extends Error {
   override readonly name = 'EngineError';
   constructor(
-    readonly code: 'not-a-member' | 'forbidden' | 'no-key' | 'unknown-group' | 'closed',
+    readonly code: 'not-a-member' | 'forbidden' | 'no-key' | 'unknown-group' | 'closed' | 'finished',
     message: string,
   ) {
     super(message);
@@ -312,7 +322,7 @@ export class Engine {
       }
       try {
         const update = await openEntry(entry, key);
-        doc.applyRemote(update, entry.author);
+        doc.applyRemote(update, entry.author, entry.kind === 'packed' ? { maxBytes: MAX_ENTRY_CIPHERTEXT } : undefined);
       } catch (error) {
         this.opts.log?.('warn', `entry ${entry.author.slice(0, 8)}…/${entry.seq} refused: ${(error as Error).message}`);
       }
@@ -374,6 +384,7 @@ export class Engine {
       if (!epoch || !key) throw new EngineError('no-key', 'no key for the current epoch yet');
       const now = this.now();
       const bucket = bucketOverride ?? bucketOf(now);
+      if (isFinished(bucket, now)) throw new EngineError('finished', 'messages of finished days can no longer be changed');
       const doc = await this.openBucket(group, bucket);
       const updates: Uint8Array[] = [];
       const off = doc.onLocalUpdate((u) => updates.push(u));
@@ -416,6 +427,41 @@ export class Engine {
       for (const s of this.sessions) {
         if (s.peer && this.replica.mayRead(s.peer, group)) s.pushEntries(entries).then(settle, () => {});
       }
+    });
+  }
+
+  /**
+   * Packs this device's entries of every finished bucket into one entry per bucket (one blob per author and day
+   * for everyone's catch-up). Only chains written under a single key epoch are packed: merging across a rotation
+   * would hand older messages to members who joined later, or newer ones to members who left.
+   */
+  packFinishedBuckets(): Promise<number> {
+    return this.serial(async () => {
+      let packed = 0;
+      const now = this.now();
+      for (const group of this.replica.groups()) {
+        for (const bucket of this.replica.liveBuckets(group)) {
+          if (!isFinished(bucket, now)) continue;
+          const chain = this.replica.chain(group, bucket, this.deviceId);
+          if (!chain || chain.packed || chain.seq < 2) continue;
+          const mine = (await this.replica.bucketEntries(group, bucket)).filter((e) => e.author === this.deviceId);
+          const epochs = new Set(mine.map((e) => e.epoch));
+          if (epochs.size !== 1 || mine.length !== chain.seq) continue;
+          const epoch = mine[0]!.epoch;
+          const key = await this.keys.aead(group, epoch);
+          if (!key) continue;
+          const updates: Uint8Array[] = [];
+          for (const e of mine) updates.push(await openEntry(e, key));
+          const plaintext = mergeOwnUpdates(updates);
+          if (plaintext.length + 64 > MAX_ENTRY_CIPHERTEXT) continue;
+          const { entry } = await sealEntry(this.opts.identity, key, { kind: 'packed', group, bucket, seq: chain.seq, epoch, plaintext, prev: chainSeed(group, bucket, this.deviceId) });
+          const stored = await this.replica.applyEntries([entry]);
+          if (stored.accepted.length === 0) continue;
+          packed++;
+          void this.push(group, [entry]);
+        }
+      }
+      return packed;
     });
   }
 

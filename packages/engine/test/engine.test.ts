@@ -5,6 +5,9 @@ import { DAY, eventually, link, testSchool } from '../../../test/support/school.
 const texts = async (engine: { messages: (g: string) => Promise<{ text: string }[]> }, group: string) =>
   (await engine.messages(group)).map((m) => m.text);
 
+const texts2 = async (engine: { messages: (g: string, b: number) => Promise<{ text: string }[]> }, group: string, bucket: number) =>
+  (await engine.messages(group, bucket)).map((m) => m.text);
+
 describe('engine: two devices chat directly', () => {
   it('a teacher creates a class, a pupil joins, both write and read each other', async () => {
     const s = await testSchool();
@@ -14,7 +17,7 @@ describe('engine: two devices chat directly', () => {
     await teacher.post(group, { text: 'Guten Morgen, 7a!' });
     link(teacher, pupil);
     await eventually(() => pupil.canRead(group));
-    await eventually(async () => (await texts(pupil, group).catch(() => [])).includes('Guten Morgen, 7a!'));
+    await eventually(async () => (await texts(pupil, group).catch((): string[] => [])).includes('Guten Morgen, 7a!'));
     await pupil.post(group, { text: 'Morgen Frau Schmidt' });
     await eventually(async () => (await texts(teacher, group)).includes('Morgen Frau Schmidt'));
     expect(await texts(teacher, group)).toEqual(await texts(pupil, group));
@@ -59,5 +62,29 @@ describe('engine: two devices chat directly', () => {
     expect(result.erasedKeys).toBeGreaterThanOrEqual(1);
     expect(teacher.liveBuckets(group)).not.toContain(firstBucket);
     expect(await texts(teacher, group)).toEqual(['neu']);
+  });
+
+  it('packs a finished bucket per author; a fresh device catches up the packed form and reads the same', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    for (let i = 0; i < 5; i++) await teacher.post(group, { text: `Nachricht ${i}` });
+    const bucket = teacher.liveBuckets(group)[0]!;
+    const before = await texts2(teacher, group, bucket);
+    expect(await teacher.packFinishedBuckets()).toBe(0);
+    s.clock.advance(2 * DAY);
+    await expect(teacher.post(group, { text: 'heute' })).resolves.toBeDefined();
+    await expect(teacher.edit(group, bucket, (await teacher.messages(group, bucket))[0]!.key, 'zu spät')).rejects.toMatchObject({ code: 'finished' });
+    expect(await teacher.packFinishedBuckets()).toBe(1);
+    const stored = await teacher.replica.bucketEntries(group, bucket);
+    expect(stored).toHaveLength(1);
+    expect(stored[0]!.kind).toBe('packed');
+    const pupil = await s.engine(await s.device('ben', 'pupil'));
+    link(teacher, pupil);
+    await eventually(async () => pupil.canRead(group) && (await pupil.replica.bucketEntries(group, bucket)).length === 1);
+    await pupil.idle();
+    await eventually(async () => (await texts2(pupil, group, bucket)).length === 5);
+    expect(await texts2(pupil, group, bucket)).toEqual(before);
+    expect((await pupil.replica.bucketEntries(group, bucket))[0]!.kind).toBe('packed');
   });
 });

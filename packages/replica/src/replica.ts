@@ -6,7 +6,7 @@ import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
 import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh/sync';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import { type ChainState, decodeChainState, encodeChainState } from './chain-state.ts';
-import { chainKey, chainPrefix, entryKey, entryPrefix, opKey, opPrefix } from './keys.ts';
+import { chainKey, chainPrefix, entryKey, entryPrefix, heldKey, heldPrefix, opKey, opPrefix } from './keys.ts';
 
 export interface ReplicaOptions {
   storage: StorageAdapter;
@@ -56,6 +56,7 @@ export class Replica implements SyncReplica {
       // Verified when first stored; certificates may have expired since, so restore skips the time checks.
       for (const bytes of list) g.log.restore(bytes);
     }
+    for (const r of await storage.loadRange(heldPrefix())) await this.ensureGroup(r.key[1]!).log.add(r.data);
     for (const r of await storage.loadRange(chainPrefix())) {
       const [, group, bucket, author] = r.key as [string, string, string, string];
       const g = this.ensureGroup(group);
@@ -130,10 +131,20 @@ export class Replica implements SyncReplica {
       }
       const g = this.ensureGroup(op.group);
       const result = await g.log.add(bytes);
+      if (result.status === 'rejected' && result.held) {
+        // Sound but signed under a certificate that has lapsed: kept aside until a valid op builds on it.
+        writes.push({ type: 'put', key: heldKey(op.group, op.id), data: bytes });
+        continue;
+      }
       if (result.status === 'rejected') {
         rejected++;
         reasons.push(result.reason ?? 'rejected');
         continue;
+      }
+      for (const id of result.released ?? []) {
+        const released = g.log.get(id);
+        if (!released) continue;
+        writes.push({ type: 'put', key: opKey(op.group, id), data: released.bytes }, { type: 'del', key: heldKey(op.group, id) });
       }
       if (result.status === 'duplicate') continue;
       writes.push({ type: 'put', key: opKey(op.group, op.id), data: bytes });
@@ -262,7 +273,7 @@ export class Replica implements SyncReplica {
       if (first.kind === 'single') {
         fresh = run.filter((e) => e.seq > held);
         if (fresh.length === 0) return { run: fresh };
-      } else if (first.seq <= held) {
+      } else if (first.seq < held || (first.seq === held && current?.packed)) {
         return { run: [] };
       } else if (run.length > 1) {
         return { run, error: 'a packed entry must stand alone in its run' };
