@@ -193,6 +193,34 @@ export class BucketDoc {
     }
   }
 
+  /**
+   * Applies many remote updates in one Yjs transaction (catch-up, opening a stored bucket): each is validated
+   * exactly as `applyRemote` does, against the document as it stands after the ones before it; a refused update is
+   * skipped and changes nothing. Observers and cleanup run once for the whole batch.
+   */
+  applyRemoteBatch(items: readonly { update: Uint8Array; author: string; options?: ValidateOptions }[]): { applied: number; refused: { index: number; reason: string }[] } {
+    const refused: { index: number; reason: string }[] = [];
+    let applied = 0;
+    this.doc.clientID = APPLYING_CLIENT_ID;
+    try {
+      this.doc.transact(() => {
+        items.forEach((item, index) => {
+          const bytes = Uint8Array.prototype.slice.call(item.update);
+          const verdict = validateUpdate(bytes, this.clientIdOf(item.author), this.doc, item.options);
+          if (!verdict.ok) {
+            refused.push({ index, reason: verdict.reason });
+            return;
+          }
+          Y.applyUpdate(this.doc, bytes, REMOTE);
+          applied++;
+        });
+      }, REMOTE);
+    } finally {
+      this.doc.clientID = this.clientId;
+    }
+    return { applied, refused };
+  }
+
   /** Calls `cb` with the update of every local transaction (never for remote applies). Returns an unsubscribe. */
   onLocalUpdate(cb: (update: Uint8Array) => void): () => void {
     const handler = (update: Uint8Array, _origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) => {

@@ -3,7 +3,7 @@ import { fromBase64Url } from '@schoolmesh/wire';
 import { ed25519Backend, ed25519Pkcs8, subtle } from './backend.ts';
 import { buf, keyOf } from './bytes.ts';
 import { CryptoError } from './errors.ts';
-import { randomBytes } from './hash.ts';
+import { randomBytes, sha256 } from './hash.ts';
 
 export const SIGNATURE_BYTES = 64;
 export const SIGNING_PUBLIC_KEY_BYTES = 32;
@@ -76,16 +76,41 @@ function verifyKey(publicKey: Uint8Array): Promise<CryptoKey> {
 }
 
 /** Verifies an Ed25519 signature. Never throws: malformed keys or signatures give false. */
+/** How many successful verifications are remembered (by a SHA-256 of key, signature and message). */
+export const VERIFIED_CACHE_SIZE = 16_384;
+const verified = new Map<string, true>();
+
+/**
+ * Remembers that (key, message, signature) verified, so the same triple checked again (an op pre-verified in
+ * parallel, then verified by the log that keeps it) costs a hash instead of a signature check. Only successes are
+ * kept; a collision would need a SHA-256 collision.
+ */
+function verifiedId(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): string {
+  const all = new Uint8Array(publicKey.length + signature.length + message.length);
+  all.set(publicKey, 0);
+  all.set(signature, publicKey.length);
+  all.set(message, publicKey.length + signature.length);
+  return keyOf(sha256(all));
+}
+
 export async function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array))
     return false;
   if (publicKey.length !== SIGNING_PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
+  const id = verifiedId(publicKey, message, signature);
+  if (verified.has(id)) return true;
+  let ok: boolean;
   try {
-    if ((await ed25519Backend()) === 'noble') return ed25519.verify(signature, message, publicKey, NOBLE_VERIFY);
-    return await subtle()!.verify(ED25519, await verifyKey(publicKey), buf(signature), buf(message));
+    if ((await ed25519Backend()) === 'noble') ok = ed25519.verify(signature, message, publicKey, NOBLE_VERIFY);
+    else ok = await subtle()!.verify(ED25519, await verifyKey(publicKey), buf(signature), buf(message));
   } catch {
     return false;
   }
+  if (ok) {
+    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+    verified.set(id, true);
+  }
+  return ok;
 }
 
 /**

@@ -12,6 +12,7 @@ export {
   type SigningKeyPair,
   signingKeyPairFromSeed,
   VERIFY_KEY_CACHE_SIZE,
+  VERIFIED_CACHE_SIZE,
   verifySignature,
   verifySignatures,
 } from './ed25519.ts';
@@ -27,7 +28,7 @@ export {
   sealToPublicKey,
 } from './agreement.ts';
 export { AEAD_KEY_BYTES, AEAD_NAME, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadKey, aeadKey } from './aead.ts';
-export { constantTimeEqual, hkdfSha256, randomBytes, sha256 } from './hash.ts';
+export { constantTimeEqual, hkdfSha256, randomBytes, sha256, sha256Portable } from './hash.ts';
 export {
   deriveKeyFromPassphrase,
   PASSPHRASE_ITERATIONS,

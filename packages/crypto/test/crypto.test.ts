@@ -317,3 +317,14 @@ describe('passphrase keys', () => {
     expect(await rejection(deriveKeyFromPassphrase('x', new Uint8Array(8)))).toBe('bad-input');
   });
 });
+
+describe('sha256 paths', () => {
+  it('the native and the portable SHA-256 agree', async () => {
+    const { sha256, sha256Portable } = await import('../src/index.ts');
+    for (const n of [0, 1, 55, 56, 64, 1000, 100_000]) {
+      const data = new Uint8Array(n).map((_, i) => (i * 31) & 255);
+      expect([...sha256(data)]).toEqual([...sha256Portable(data)]);
+    }
+    expect(Buffer.from(sha256(new TextEncoder().encode('abc'))).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+});

@@ -314,6 +314,7 @@ export class Engine {
   }
 
   private async applyToDoc(doc: BucketDoc, entries: readonly Entry[]): Promise<void> {
+    const items: { update: Uint8Array; author: string; options?: { maxBytes: number } }[] = [];
     for (const entry of entries) {
       const key = await this.keys.aead(entry.group, entry.epoch);
       if (!key) {
@@ -322,11 +323,13 @@ export class Engine {
       }
       try {
         const update = await openEntry(entry, key);
-        doc.applyRemote(update, entry.author, entry.kind === 'packed' ? { maxBytes: MAX_ENTRY_CIPHERTEXT } : undefined);
+        items.push(entry.kind === 'packed' ? { update, author: entry.author, options: { maxBytes: MAX_ENTRY_CIPHERTEXT } } : { update, author: entry.author });
       } catch (error) {
         this.opts.log?.('warn', `entry ${entry.author.slice(0, 8)}…/${entry.seq} refused: ${(error as Error).message}`);
       }
     }
+    const { refused } = doc.applyRemoteBatch(items);
+    for (const r of refused) this.opts.log?.('warn', `update of ${items[r.index]!.author.slice(0, 8)}… refused: ${r.reason}`);
   }
 
   /** Entries that arrived before their key did are in the store: decrypt open buckets again now. */

@@ -1,6 +1,7 @@
 import { type Entry, EntryError, type VersionVector, chainSeed, decodeEntry, encodeEntry, vectorDigest, verifyRun } from '@schoolmesh/entries';
 import type { TrustStore } from '@schoolmesh/identity';
-import { type GroupState, MembershipLog, canPost, canRead, decodeOp } from '@schoolmesh/membership';
+import { verifySignature } from '@schoolmesh/crypto';
+import { type GroupState, MembershipLog, type MembershipOp, canPost, canRead, decodeOp, signedMessage } from '@schoolmesh/membership';
 import { bucketOf, oldestLiveBucket, parseAccountRef } from '@schoolmesh/model';
 import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
 import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh/sync';
@@ -115,8 +116,9 @@ export class Replica implements SyncReplica {
     const reasons: string[] = [];
     const writes: StorageOp[] = [];
     const touched = new Set<string>();
+    const decoded: { bytes: Uint8Array; op: MembershipOp }[] = [];
     for (const bytes of ops) {
-      let op: { id: string; group: string };
+      let op: MembershipOp;
       try {
         op = decodeOp(bytes);
       } catch (error) {
@@ -129,6 +131,10 @@ export class Replica implements SyncReplica {
         reasons.push('op of another group');
         continue;
       }
+      decoded.push({ bytes, op });
+    }
+    await this.preverify(decoded.map((d) => d.op));
+    for (const { bytes, op } of decoded) {
       const g = this.ensureGroup(op.group);
       const result = await g.log.add(bytes);
       if (result.status === 'rejected' && result.held) {
@@ -154,6 +160,22 @@ export class Replica implements SyncReplica {
     if (writes.length > 0) await this.opts.storage.batch(writes);
     for (const group of touched) this.emit({ type: 'membership', group });
     return { applied, rejected, reasons };
+  }
+
+  /**
+   * Checks the signatures and certificates of a batch of ops concurrently, so that the log's own sequential checks
+   * hit the caches (crypto's verified-signature memo, the trust store's certificate cache). Verdicts come from
+   * the log alone: a failure here only means the log will find it again.
+   */
+  private async preverify(ops: readonly MembershipOp[]): Promise<void> {
+    const checks: Promise<unknown>[] = [];
+    for (const op of ops) {
+      if (this.groupsById.get(op.group)?.log.has(op.id)) continue;
+      checks.push(this.opts.trust.verifyDevice(op.author).catch(() => {}));
+      if (op.body.type === 'add-device') checks.push(this.opts.trust.verifyDevice(op.body.certificate).catch(() => {}));
+      checks.push(verifySignature(op.author.deviceKey, signedMessage(op), op.signature));
+    }
+    await Promise.all(checks);
   }
 
   membershipFor(group: string, theirHeads: readonly string[]): Uint8Array[] {

@@ -100,8 +100,9 @@ export class SyncSession {
     options.channel.onClose((reason) => this.handleClose(reason ?? 'closed by peer'));
   }
 
-  /** Sends HELLO and resolves with the authenticated peer. */
+  /** Sends HELLO (once) and resolves with the authenticated peer. */
   start(): Promise<PeerInfo> {
+    if (this.myHello) return this.ready;
     const hello: SyncMessage = {
       type: 'hello',
       version: PROTOCOL_VERSION,
