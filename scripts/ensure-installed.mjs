@@ -18,7 +18,9 @@ function run(cmd) {
 const lockText = readFileSync(lock, 'utf8');
 const installed = existsSync(stamp) && readFileSync(stamp, 'utf8') === String(lockText.length) && statSync(stamp).mtimeMs >= statSync(lock).mtimeMs;
 if (!installed) {
-  run('npm ci --no-audit --no-fund');
+  // npm install, not npm ci: npm 11 writes lockfiles without other platforms' optional packages (biome's
+  // binaries), which npm ci then refuses; install still follows the committed lock.
+  run('npm install --no-audit --no-fund');
   writeFileSync(stamp, String(lockText.length));
 }
 

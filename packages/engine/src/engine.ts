@@ -380,8 +380,13 @@ export class Engine {
   private write(group: string, change: (doc: BucketDoc, now: number) => string, bucketOverride?: number): Promise<Posted> {
     return this.serial(async () => {
       if (this.closed) throw new EngineError('closed', 'engine closed');
-      const state = this.requireState(group);
+      let state = this.requireState(group);
       if (!canPost(state, this.deviceId)) throw new EngineError('forbidden', 'this device may not post in this group');
+      if (state.currentEpoch && !this.keys.has(group, epochIdOf(state.currentEpoch))) {
+        // A rotation arrived and its key is not opened yet: open it now rather than fail.
+        await this.reconcileKeys(group);
+        state = this.requireState(group);
+      }
       const epoch = state.currentEpoch;
       const key = epoch ? await this.keys.aead(group, epochIdOf(epoch)) : undefined;
       if (!epoch || !key) throw new EngineError('no-key', 'no key for the current epoch yet');
@@ -413,6 +418,12 @@ export class Engine {
       }
       return { key: result, bucket, acked: this.push(group, entries) };
     });
+  }
+
+  private forwardEntries(session: SyncSession, entries: Entry[]): void {
+    if (!session.peer) return;
+    const readable = entries.filter((e) => this.replica.mayRead(session.peer!, e.group));
+    if (readable.length > 0) session.pushEntries(readable).catch(() => {});
   }
 
   /** Sends entries to every connected peer that may read the group; resolves on the first acknowledgement. */
@@ -479,6 +490,14 @@ export class Engine {
       verifier: trustStoreVerifier(this.opts.trust),
       agent: options.agent ?? 'schoolmesh-engine',
       onProgress: (progress) => session.peer && this.emit({ type: 'progress', peer: session.peer, progress }),
+      // Pass on what one peer sent to the others (a device in a mesh, or a hub like the teacher in the demo);
+      // receivers drop what they hold already.
+      onEntries: (entries) => {
+        for (const other of this.sessions) if (other !== session) this.forwardEntries(other, entries);
+      },
+      onMembership: (group, ops) => {
+        for (const other of this.sessions) if (other !== session) other.pushMembership(group, ops);
+      },
       ...(this.opts.log ? { log: this.opts.log } : {}),
     });
     this.sessions.add(session);

@@ -110,7 +110,8 @@ export class Replica implements SyncReplica {
   // ---- membership ----
 
   /** Adds membership operations (local or from a peer); stores the ones the log keeps. */
-  async addOps(group: string | null, ops: readonly Uint8Array[]): Promise<{ applied: number; rejected: number; reasons: string[] }> {
+  async addOps(group: string | null, ops: readonly Uint8Array[]): Promise<{ applied: number; rejected: number; reasons: string[]; missing: boolean }> {
+    let missing = false;
     let applied = 0;
     let rejected = 0;
     const reasons: string[] = [];
@@ -156,10 +157,15 @@ export class Replica implements SyncReplica {
       writes.push({ type: 'put', key: opKey(op.group, op.id), data: bytes });
       touched.add(op.group);
       if (result.status === 'applied') applied++;
+      if (result.status === 'missing-parents') missing = true;
     }
     if (writes.length > 0) await this.opts.storage.batch(writes);
     for (const group of touched) this.emit({ type: 'membership', group });
-    return { applied, rejected, reasons };
+    return { applied, rejected, reasons, missing };
+  }
+
+  heads(group: string): string[] {
+    return this.groupsById.get(group)?.log.heads() ?? [];
   }
 
   /**
@@ -184,10 +190,10 @@ export class Replica implements SyncReplica {
     return log.opsNotIn(theirHeads).map((op) => op.bytes);
   }
 
-  async applyMembership(group: string, ops: readonly Uint8Array[], _peer: PeerInfo): Promise<{ applied: number; rejected: number }> {
-    const { applied, rejected, reasons } = await this.addOps(group, ops);
+  async applyMembership(group: string, ops: readonly Uint8Array[], _peer: PeerInfo): Promise<{ applied: number; rejected: number; missing: boolean }> {
+    const { applied, rejected, reasons, missing } = await this.addOps(group, ops);
     if (rejected > 0) this.opts.log?.('warn', `rejected ${rejected} membership ops of ${group}: ${reasons.slice(0, 3).join('; ')}`);
-    return { applied, rejected };
+    return { applied, rejected, missing };
   }
 
   // ---- access ----
@@ -286,7 +292,7 @@ export class Replica implements SyncReplica {
     const now = this.opts.clock();
     const verifications = runs.map(async (run) => {
       const first = run[0]!;
-      const refusal = this.refusal(first, now);
+      const refusal = this.refusal(first, now) ?? this.epochRefusal(run);
       if (refusal) return { run, error: refusal };
       const g = this.groupsById.get(first.group)!;
       const current = this.chainsOf(g, first.bucket).get(first.author);
@@ -297,8 +303,6 @@ export class Replica implements SyncReplica {
         if (fresh.length === 0) return { run: fresh };
       } else if (first.seq < held || (first.seq === held && current?.packed)) {
         return { run: [] };
-      } else if (run.length > 1) {
-        return { run, error: 'a packed entry must stand alone in its run' };
       }
       const state = this.state(first.group)!;
       const authorDevice = state.devices.get(first.author)!;
@@ -348,6 +352,13 @@ export class Replica implements SyncReplica {
     if (entry.bucket > bucketOf(now) + FUTURE_BUCKETS) return `bucket ${entry.bucket} lies in the future`;
     if (!state.epochs.some((id) => epochIdOf(id) === entry.epoch)) return `unknown key epoch ${entry.epoch}`;
     return undefined;
+  }
+
+  /** Every entry of a run, not only its first, must name a key epoch of the group. */
+  private epochRefusal(run: readonly Entry[]): string | undefined {
+    const epochs = new Set(this.state(run[0]!.group)!.epochs.map(epochIdOf));
+    const bad = run.find((e) => !epochs.has(e.epoch));
+    return bad ? `unknown key epoch ${bad.epoch}` : undefined;
   }
 
   /** Deletes every bucket past its group's retention, and the chains with it. Returns how many. */

@@ -19,6 +19,7 @@ export const MessageType = {
   Plan: 9,
   Error: 10,
   SummariesDone: 11,
+  Heads: 12,
 } as const;
 
 export type CredentialKind = 'device' | 'authority';
@@ -34,7 +35,8 @@ export type SyncMessage =
   | { type: 'ack'; batch: number; accepted: number; rejected: number; reason: string }
   | { type: 'plan'; group: string; bucket: number; count: number }
   | { type: 'error'; code: number; message: string }
-  | { type: 'summaries-done' };
+  | { type: 'summaries-done' }
+  | { type: 'heads'; group: string; heads: string[] };
 
 export const ErrorCode = {
   Protocol: 1,
@@ -49,7 +51,8 @@ export const ErrorCode = {
 const MAX_GROUPS = 10_000;
 const MAX_HEADS = 64;
 const MAX_OPS = 10_000;
-const MAX_OP_BYTES = 64 * 1024;
+/** The membership package's own bound on one op (a rotation sealed to many devices is large). */
+const MAX_OP_BYTES = 4 * 1024 * 1024;
 const MAX_BUCKETS = 4_000;
 const MAX_AUTHORS = 10_000;
 const MAX_BATCH_ENTRIES = 10_000;
@@ -107,6 +110,11 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
       break;
     case 'summaries-done':
       enc.varuint(MessageType.SummariesDone);
+      break;
+    case 'heads':
+      enc.varuint(MessageType.Heads);
+      group(enc, m.group);
+      enc.list(m.heads, (x, h) => opId(x, h));
       break;
   }
   return enc.finish();
@@ -179,6 +187,10 @@ function readMessage(dec: Decoder): SyncMessage {
       return { type: 'error', code: dec.varuint(), message: dec.string(1024) };
     case MessageType.SummariesDone:
       return { type: 'summaries-done' };
+    case MessageType.Heads: {
+      const g = readGroup(dec);
+      return { type: 'heads', group: g, heads: dec.list(readOpId, 32, MAX_HEADS) };
+    }
     default:
       return dec.fail('bad-tag', `unknown message type ${type}`);
   }

@@ -46,7 +46,10 @@ export interface SyncReplica {
   /** May the peer receive the group's entries? */
   mayRead(peer: PeerInfo, group: string): boolean;
   membershipFor(group: string, theirHeads: readonly string[]): Uint8Array[];
-  applyMembership(group: string, ops: readonly Uint8Array[], peer: PeerInfo): Promise<{ applied: number; rejected: number }>;
+  /** This replica's membership heads of a group (what its next op would name as parents). */
+  heads(group: string): string[];
+  /** `missing`: some ops wait for parents this replica lacks. */
+  applyMembership(group: string, ops: readonly Uint8Array[], peer: PeerInfo): Promise<{ applied: number; rejected: number; missing: boolean }>;
   summary(group: string): Promise<{ bucket: number; digest: string }[]>;
   vector(group: string, bucket: number): Promise<VersionVector>;
   entriesFor(group: string, bucket: number, theirs: VersionVector): Promise<Entry[]>;

@@ -12,6 +12,8 @@ import {
 } from './messages.ts';
 import type { LocalCredential, PeerInfo, PeerVerifier, SyncReplica } from './replica.ts';
 
+const sameChain = (a: Entry, b: Entry) => a.group === b.group && a.bucket === b.bucket && a.author === b.author;
+
 const AUTH_CONTEXT = new TextEncoder().encode('schoolmesh/sync-auth/v1');
 
 export class SyncError extends Error {
@@ -46,7 +48,8 @@ export interface SyncSessionOptions {
   window?: number;
   /** Called with entries the peer sent that the replica accepted (the engine decrypts, the relay forwards). */
   onEntries?: (entries: Entry[], peer: PeerInfo) => void;
-  onMembership?: (group: string, peer: PeerInfo) => void;
+  /** Called with membership ops the peer sent (after the replica took what it could). */
+  onMembership?: (group: string, ops: Uint8Array[], peer: PeerInfo) => void;
   onProgress?: (progress: SyncProgress) => void;
   log?: (level: 'debug' | 'warn', message: string) => void;
 }
@@ -54,7 +57,7 @@ export interface SyncSessionOptions {
 interface OutgoingBatch {
   id: number;
   entries: Entry[];
-  waiters: (() => void)[];
+  waiters: { resolve: () => void; reject: (e: Error) => void }[];
 }
 
 /**
@@ -62,7 +65,9 @@ interface OutgoingBatch {
  * Symmetric: the same code runs on a device, a relay, and between relays (docs/protocol.md).
  */
 export class SyncSession {
+  /** The peer, once its AUTH signature verified; undefined before. */
   peer: PeerInfo | undefined;
+  private candidate: PeerInfo | undefined;
   private readonly opts: Required<Pick<SyncSessionOptions, 'batchEntries' | 'batchBytes' | 'window' | 'agent'>> & SyncSessionOptions;
   private readonly nonce = randomBytes(32);
   private myHello: Uint8Array | undefined;
@@ -138,7 +143,8 @@ export class SyncSession {
   /** Live push of new entries; resolves when the peer acknowledged storing them. */
   pushEntries(entries: readonly Entry[]): Promise<void> {
     if (this.closed) return Promise.reject(new SyncError('closed', 'session closed'));
-    return new Promise((resolve) => this.enqueue([...entries], resolve));
+    if (!this.authenticated) return Promise.reject(new SyncError('unauthenticated', 'peer not authenticated yet'));
+    return new Promise((resolve, reject) => this.enqueue([...entries], { resolve, reject }));
   }
 
   /** Live push of membership operations. */
@@ -178,6 +184,10 @@ export class SyncSession {
     this.closed = true;
     this.closeReason = reason;
     this.rejectReady(new SyncError('closed', reason));
+    const error = new SyncError('closed', reason);
+    for (const batch of [...this.inFlight.values(), ...this.outgoing]) for (const w of batch.waiters) w.reject(error);
+    this.inFlight.clear();
+    this.outgoing.length = 0;
     for (const h of this.closeHandlers) h(reason);
   }
 
@@ -210,6 +220,7 @@ export class SyncSession {
       return;
     }
     try {
+      if (message.type === 'hello') this.peerHelloBytes = frame;
       await this.handle(message);
     } catch (error) {
       this.fail(ErrorCode.Internal, `failed to handle ${message.type}: ${(error as Error).message}`);
@@ -236,9 +247,17 @@ export class SyncSession {
       case 'groups':
         return this.onGroups(m.groups);
       case 'membership': {
-        await replica.applyMembership(m.group, m.ops, peer);
-        this.opts.onMembership?.(m.group, peer);
+        const result = await replica.applyMembership(m.group, m.ops, peer);
+        // Ops whose parents we lack: tell the peer where we stand, it sends what is missing.
+        if (result.missing) this.send({ type: 'heads', group: m.group, heads: replica.heads(m.group) });
+        this.opts.onMembership?.(m.group, m.ops, peer);
         await this.refreshGroup(m.group);
+        return;
+      }
+      case 'heads': {
+        if (!replica.knowsGroup(m.group) || !replica.mayKnow(peer, m.group)) return;
+        const ops = replica.membershipFor(m.group, m.heads);
+        if (ops.length > 0) this.send({ type: 'membership', group: m.group, ops });
         return;
       }
       case 'summary':
@@ -278,7 +297,7 @@ export class SyncSession {
         if (!batch) return this.fail(ErrorCode.Protocol, `ack for unknown batch ${m.batch}`);
         this.inFlight.delete(m.batch);
         if (m.rejected > 0) this.opts.log?.('warn', `peer rejected ${m.rejected} entries: ${m.reason}`);
-        for (const w of batch.waiters) w();
+        for (const w of batch.waiters) w.resolve();
         this.pump();
         return;
       }
@@ -296,19 +315,19 @@ export class SyncSession {
       return this.fail(ErrorCode.Unauthenticated, `credential refused: ${(error as Error).message}`);
     }
     this.peerHello = m;
-    this.peerHelloBytes = encodeMessage(m);
     this.peerKey = verified.publicKey;
-    this.peer = verified.peer;
-    if (!this.myHello) await this.start().catch(() => {});
+    this.candidate = verified.peer;
+    if (!this.myHello) void this.start();
     const signature = await this.opts.credential.sign(this.transcript(true));
     this.send({ type: 'auth', signature });
   }
 
   private async onAuth(signature: Uint8Array): Promise<void> {
-    if (!this.peerHello || !this.peerKey || !this.peer) return this.fail(ErrorCode.Protocol, 'auth before hello');
+    if (!this.peerHello || !this.peerKey || !this.candidate) return this.fail(ErrorCode.Protocol, 'auth before hello');
     if (!(await verifySignature(this.peerKey, this.transcript(false), signature)))
       return this.fail(ErrorCode.Unauthenticated, 'handshake signature does not verify');
     this.authenticated = true;
+    this.peer = this.candidate;
     this.resolveReady(this.peer);
     const groups = await this.opts.replica.groupsFor(this.peer);
     // groupsFor lists what the peer may know of; onGroups decides per group what it may read.
@@ -359,22 +378,34 @@ export class SyncSession {
     this.checkCaughtUp();
   }
 
-  private enqueue(entries: Entry[], waiter?: () => void): void {
+  /**
+   * Splits entries into ENTRIES messages by size, never inside a chain run: a stored run carries a signature only
+   * on its last entry, so its parts could not be verified apart.
+   */
+  private enqueue(entries: Entry[], waiter?: OutgoingBatch['waiters'][number]): void {
     const { batchEntries, batchBytes } = this.opts;
     let current: OutgoingBatch | undefined;
     let bytes = 0;
-    for (const entry of entries) {
-      if (!current || current.entries.length >= batchEntries || bytes + entry.ciphertext.length > batchBytes) {
+    let i = 0;
+    while (i < entries.length) {
+      let j = i + 1;
+      let runBytes = entries[i]!.ciphertext.length + 150;
+      while (j < entries.length && sameChain(entries[j - 1]!, entries[j]!) && !entries[j - 1]!.signature) {
+        runBytes += entries[j]!.ciphertext.length + 150;
+        j++;
+      }
+      if (!current || (current.entries.length > 0 && (current.entries.length + (j - i) > batchEntries || bytes + runBytes > batchBytes))) {
         current = { id: 0, entries: [], waiters: [] };
         this.outgoing.push(current);
         bytes = 0;
       }
-      current.entries.push(entry);
-      bytes += entry.ciphertext.length + 150;
+      for (let k = i; k < j; k++) current.entries.push(entries[k]!);
+      bytes += runBytes;
+      i = j;
     }
     if (waiter) {
       if (current) current.waiters.push(waiter);
-      else waiter();
+      else waiter.resolve();
     }
     this.pump();
   }
