@@ -75,7 +75,10 @@ function chainRuns(entries: Entry[]): Entry[][] {
   for (const e of entries) {
     const id = `${e.group}/${e.bucket}/${e.author}`;
     let list = byChain.get(id);
-    if (!list) byChain.set(id, (list = []));
+    if (!list) {
+      list = [];
+      byChain.set(id, list);
+    }
     list.push(e);
   }
   return [...byChain.values()];

@@ -41,7 +41,13 @@ export function link(a: Engine, b: Engine): { close: () => void; channels: [Fram
   const [ca, cb] = memoryChannelPair();
   const sa = a.connect(ca);
   const sb = b.connect(cb);
-  return { close: () => (sa.close(), sb.close()), channels: [ca, cb] };
+  return {
+    close: () => {
+      sa.close();
+      sb.close();
+    },
+    channels: [ca, cb],
+  };
 }
 
 /** Waits until `check` passes, letting microtasks and timers run; fails after `ms`. Not a timing assertion. */

@@ -361,19 +361,31 @@ export class Engine {
   }
 
   edit(group: string, bucket: number, key: string, text: string): Promise<Posted> {
-    return this.write(group, (doc, now) => (doc.edit(key, text, now), key), bucket);
+    return this.write(group, (doc, now) => {
+      doc.edit(key, text, now);
+      return key;
+    }, bucket);
   }
 
   deleteForEveryone(group: string, bucket: number, key: string): Promise<Posted> {
-    return this.write(group, (doc, now) => (doc.deleteForEveryone(key, now), key), bucket);
+    return this.write(group, (doc, now) => {
+      doc.deleteForEveryone(key, now);
+      return key;
+    }, bucket);
   }
 
   react(group: string, bucket: number, key: string, emoji: string | null): Promise<Posted> {
-    return this.write(group, (doc) => (doc.react({ bucket, key }, emoji), key));
+    return this.write(group, (doc) => {
+      doc.react({ bucket, key }, emoji);
+      return key;
+    });
   }
 
   markRead(group: string, bucket: number, key: string): Promise<Posted> {
-    return this.write(group, (doc, now) => (doc.markRead(key, now), key), bucket);
+    return this.write(group, (doc, now) => {
+      doc.markRead(key, now);
+      return key;
+    }, bucket);
   }
 
   /** Runs one local change on a bucket document and turns its Yjs update into a sealed, stored, pushed entry. */
@@ -533,7 +545,10 @@ export class Engine {
         if (entry.author === this.deviceId) continue;
         const id = `${entry.group}/${entry.bucket}`;
         let list = touched.get(id);
-        if (!list) touched.set(id, (list = []));
+        if (!list) {
+      list = [];
+      touched.set(id, list);
+    }
         list.push(entry);
       }
       for (const [id, entries] of touched) {

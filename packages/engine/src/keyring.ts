@@ -1,6 +1,6 @@
 import { type AeadKey, aeadKey } from '@schoolmesh/crypto';
 import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
-import { Decoder, Encoder, decode } from '@schoolmesh/wire';
+import { type Decoder, Encoder, decode } from '@schoolmesh/wire';
 
 /** One epoch key held by this device, and the newest bucket known to use it. */
 interface HeldKey {
@@ -34,7 +34,10 @@ export class KeyRing {
 
   private groupKeys(group: string): Map<string, HeldKey> {
     let m = this.keys.get(group);
-    if (!m) this.keys.set(group, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      this.keys.set(group, m);
+    }
     return m;
   }
 

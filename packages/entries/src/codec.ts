@@ -1,5 +1,5 @@
 import { AEAD_NONCE_BYTES } from '@schoolmesh/crypto';
-import { Decoder, Encoder, decode } from '@schoolmesh/wire';
+import { type Decoder, Encoder, decode } from '@schoolmesh/wire';
 import { type Entry, readEntry, writeEntry } from './entry.ts';
 
 export function encodeEntry(entry: Entry): Uint8Array {

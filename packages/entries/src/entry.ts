@@ -1,4 +1,4 @@
-import { DecodeError, Decoder, Encoder, fromBase64Url, toBase64Url } from '@schoolmesh/wire';
+import { DecodeError, type Decoder, Encoder, fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 
 /** Sizes of the fixed-width fields of an entry (docs/protocol.md, "Entry"). */
 export const GROUP_ID_BYTES = 16;

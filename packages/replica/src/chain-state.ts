@@ -1,4 +1,4 @@
-import { Decoder, Encoder, decode } from '@schoolmesh/wire';
+import { type Decoder, Encoder, decode } from '@schoolmesh/wire';
 
 /** What a replica remembers of one (group, bucket, author) chain: how far it holds it and the signed head. */
 export interface ChainState {

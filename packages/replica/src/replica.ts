@@ -49,7 +49,10 @@ export class Replica implements SyncReplica {
     for (const r of ops) {
       const group = r.key[1]!;
       let list = byGroup.get(group);
-      if (!list) byGroup.set(group, (list = []));
+      if (!list) {
+      list = [];
+      byGroup.set(group, list);
+    }
       list.push(r.data);
     }
     for (const [group, list] of byGroup) {
@@ -85,7 +88,10 @@ export class Replica implements SyncReplica {
 
   private chainsOf(g: GroupReplica, bucket: number): Map<string, ChainState> {
     let m = g.chains.get(bucket);
-    if (!m) g.chains.set(bucket, (m = new Map()));
+    if (!m) {
+      m = new Map();
+      g.chains.set(bucket, m);
+    }
     return m;
   }
 
