@@ -7,6 +7,11 @@ import { Engine } from '@schoolmesh/engine';
 import { type Entry, chainSeed, openEntry, signedMessage, chainHash, verifyRun } from '@schoolmesh/entries';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { memoryChannelPair } from '@schoolmesh/sync';
+import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { encodeKey } from '@schoolmesh/storage-level';
+import { ClassicLevel } from 'classic-level';
 import * as Y from 'yjs';
 import { type Metric, median, report } from './report.ts';
 import { type Traffic, generateTraffic } from './school-traffic.ts';
@@ -55,10 +60,16 @@ export async function run(): Promise<void> {
   // 3. Storage overhead.
   const bytesUnpacked = await storedContentBytes(unpacked.storage);
   const bytesPacked = await storedContentBytes(packed.storage);
+  const diskPacked = await levelDiskBytes(packed.storage);
   metrics.stored_bytes_ratio_vs_plaintext = {
+    value: diskPacked / packed.updateBytes,
+    unit: 'ratio',
+    note: `LevelDB on disk after compaction (the relay store), finished days packed / plaintext Yjs update bytes (${(packed.updateBytes / MESSAGES).toFixed(0)} B per message)`,
+  };
+  metrics.stored_bytes_ratio_vs_plaintext_logical = {
     value: bytesPacked / packed.updateBytes,
     unit: 'ratio',
-    note: `stored entry bytes (keys+values, finished days packed) / plaintext Yjs update bytes (${(packed.updateBytes / MESSAGES).toFixed(0)} B per message)`,
+    note: 'logical key+value bytes of entries and chain states (no store compression), packed',
   };
   metrics.stored_bytes_ratio_vs_plaintext_unpacked = { value: bytesUnpacked / unpacked.updateBytes, unit: 'ratio', note: 'nothing packed' };
   metrics.stored_bytes_ratio_vs_text = { value: bytesPacked / packed.textBytes, unit: 'ratio', note: `vs UTF-8 message text only (${(packed.textBytes / MESSAGES).toFixed(0)} B per message)` };
@@ -171,6 +182,23 @@ async function engineCatchup(t: Traffic): Promise<number> {
   await client.close();
   await server.close();
   return ms;
+}
+
+/** Writes entries and chain states into LevelDB (as the relay's store does), compacts, and measures the files. */
+async function levelDiskBytes(storage: MemoryStorage): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'schoolmesh-bench-'));
+  const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
+  await db.open();
+  for (const prefix of [['en'], ['ch']]) {
+    const records = await storage.loadRange(prefix);
+    await db.batch(records.map((r) => ({ type: 'put' as const, key: encodeKey(r.key), value: r.data })));
+  }
+  await db.compactRange(encodeKey(['a']), encodeKey(['z']));
+  await db.close();
+  let bytes = 0;
+  for (const f of readdirSync(dir)) if (f.endsWith('.ldb') || f.endsWith('.log')) bytes += statSync(join(dir, f)).size;
+  rmSync(dir, { recursive: true, force: true });
+  return bytes;
 }
 
 /** Bytes of entries and chain states as stored: UTF-8 key elements plus values. */

@@ -1,4 +1,4 @@
-import { type Entry, EntryError, type VersionVector, chainSeed, decodeEntry, encodeEntry, vectorDigest, verifyRun } from '@schoolmesh/entries';
+import { type Entry, EntryError, type VersionVector, chainSeed, vectorDigest, verifyRun } from '@schoolmesh/entries';
 import type { TrustStore } from '@schoolmesh/identity';
 import { verifySignature } from '@schoolmesh/crypto';
 import { type GroupState, MembershipLog, type MembershipOp, canPost, canRead, decodeOp, signedMessage } from '@schoolmesh/membership';
@@ -7,6 +7,7 @@ import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
 import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh/sync';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import { type ChainState, decodeChainState, encodeChainState } from './chain-state.ts';
+import { decodeStoredEntry, encodeStoredEntry } from './stored-entry.ts';
 import { chainKey, chainPrefix, entryKey, entryPrefix, heldKey, heldPrefix, opKey, opPrefix } from './keys.ts';
 
 export interface ReplicaOptions {
@@ -66,6 +67,11 @@ export class Replica implements SyncReplica {
       const g = this.ensureGroup(group);
       this.chainsOf(g, Number(bucket)).set(author, decodeChainState(r.data));
     }
+  }
+
+  /** Releases the store. */
+  close(): Promise<void> {
+    return this.opts.storage.close();
   }
 
   on(listener: (event: ReplicaEvent) => void): () => void {
@@ -271,7 +277,7 @@ export class Replica implements SyncReplica {
       const records = await this.opts.storage.loadRange(entryPrefix(group, bucket, author));
       const run: Entry[] = [];
       for (const r of records) {
-        const entry = decodeEntry(r.data);
+        const entry = decodeStoredEntry(r.data, { group, bucket, author });
         // A packed entry covers 1..seq: send it whole when the peer lacks any of it.
         if (entry.kind === 'single' && entry.seq <= have) continue;
         run.push(entry);
@@ -307,6 +313,7 @@ export class Replica implements SyncReplica {
       if (first.kind === 'single') {
         fresh = run.filter((e) => e.seq > held);
         if (fresh.length === 0) return { run: fresh };
+        if (fresh[0]!.seq !== held + 1) return { run, error: `gap: holds seq ${held}, expected seq ${held + 1}, got ${fresh[0]!.seq}` };
       } else if (first.seq < held || (first.seq === held && current?.packed)) {
         return { run: [] };
       }
@@ -332,9 +339,7 @@ export class Replica implements SyncReplica {
       const { group, bucket, author } = last;
       if (run[0]!.kind === 'packed') writes.push({ type: 'del-range', prefix: entryPrefix(group, bucket, author) });
       for (const e of run) {
-        const stored: Entry = { ...e };
-        delete stored.signature;
-        writes.push({ type: 'put', key: entryKey(group, bucket, author, e.seq), data: encodeEntry(stored) });
+        writes.push({ type: 'put', key: entryKey(group, bucket, author, e.seq), data: encodeStoredEntry(e) });
       }
       const chain: ChainState = { seq: last.seq, head: result.head, signature: last.signature!, packed: run[0]!.kind === 'packed' };
       writes.push({ type: 'put', key: chainKey(group, bucket, author), data: encodeChainState(chain) });
