@@ -1,2 +1,2 @@
-export { type ChainState, decodeChainState, encodeChainState } from './chain-state.ts';
+export { type ChainState, decodeBucketChains, encodeBucketChains } from './chain-state.ts';
 export { Replica, type ReplicaEvent, type ReplicaOptions, epochIdOf } from './replica.ts';

@@ -6,7 +6,6 @@ export const opKey = (group: string, id: string) => ['op', group, id];
 export const opPrefix = (group?: string) => (group ? ['op', group] : ['op']);
 export const heldKey = (group: string, id: string) => ['held', group, id];
 export const heldPrefix = () => ['held'];
-export const chainKey = (group: string, bucket: number, author: string) => ['ch', group, pad(bucket), author];
 export const chainPrefix = (group?: string, bucket?: number) =>
   group === undefined ? ['ch'] : bucket === undefined ? ['ch', group] : ['ch', group, pad(bucket)];
 export const entryKey = (group: string, bucket: number, author: string, seq: number) => ['en', group, pad(bucket), author, pad(seq)];

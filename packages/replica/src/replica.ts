@@ -6,9 +6,9 @@ import { bucketOf, oldestLiveBucket, parseAccountRef } from '@schoolmesh/model';
 import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
 import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh/sync';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
-import { type ChainState, decodeChainState, encodeChainState } from './chain-state.ts';
+import { type ChainState, decodeBucketChains, encodeBucketChains } from './chain-state.ts';
 import { decodeStoredEntry, encodeStoredEntry } from './stored-entry.ts';
-import { chainKey, chainPrefix, entryKey, entryPrefix, heldKey, heldPrefix, opKey, opPrefix } from './keys.ts';
+import { chainPrefix, entryKey, entryPrefix, heldKey, heldPrefix, opKey, opPrefix } from './keys.ts';
 
 export interface ReplicaOptions {
   storage: StorageAdapter;
@@ -63,9 +63,9 @@ export class Replica implements SyncReplica {
     }
     for (const r of await storage.loadRange(heldPrefix())) await this.ensureGroup(r.key[1]!).log.add(r.data);
     for (const r of await storage.loadRange(chainPrefix())) {
-      const [, group, bucket, author] = r.key as [string, string, string, string];
-      const g = this.ensureGroup(group);
-      this.chainsOf(g, Number(bucket)).set(author, decodeChainState(r.data));
+      const [, group, bucket] = r.key as [string, string, string];
+      const chains = this.chainsOf(this.ensureGroup(group), Number(bucket));
+      for (const [author, chain] of decodeBucketChains(r.data)) chains.set(author, chain);
     }
   }
 
@@ -342,9 +342,23 @@ export class Replica implements SyncReplica {
         writes.push({ type: 'put', key: entryKey(group, bucket, author, e.seq), data: encodeStoredEntry(e) });
       }
       const chain: ChainState = { seq: last.seq, head: result.head, signature: last.signature!, packed: run[0]!.kind === 'packed' };
-      writes.push({ type: 'put', key: chainKey(group, bucket, author), data: encodeChainState(chain) });
       changed.push({ group, bucket, author, chain });
       accepted.push(...run.slice(0, -1), { ...last });
+    }
+    // One chain record per touched (group, bucket), written in the same batch as the entries.
+    const touched = new Map<string, Map<string, ChainState>>();
+    for (const c of changed) {
+      const id = `${c.group}/${c.bucket}`;
+      let next = touched.get(id);
+      if (!next) {
+        next = new Map(this.chainsOf(this.groupsById.get(c.group)!, c.bucket));
+        touched.set(id, next);
+      }
+      next.set(c.author, c.chain);
+    }
+    for (const [id, chains] of touched) {
+      const [group, bucket] = id.split('/') as [string, string];
+      writes.push({ type: 'put', key: chainPrefix(group, Number(bucket)), data: encodeBucketChains(chains) });
     }
     if (writes.length > 0) await this.opts.storage.batch(writes);
     for (const c of changed) this.chainsOf(this.groupsById.get(c.group)!, c.bucket).set(c.author, c.chain);
