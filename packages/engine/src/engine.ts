@@ -257,7 +257,7 @@ export class Engine {
     let opened = 0;
     for (const epoch of state.epochs) {
       const id = epochIdOf(epoch);
-      if (this.keys.has(group, id)) continue;
+      if (this.keys.has(group, id) || this.keys.wasErased(group, id)) continue;
       try {
         const raw = await openEpochKey(state, epoch, me);
         await this.keys.add(group, id, raw, bucketOf(this.now()));
@@ -394,6 +394,12 @@ export class Engine {
       if (this.closed) throw new EngineError('closed', 'engine closed');
       let state = this.requireState(group);
       if (!canPost(state, this.deviceId)) throw new EngineError('forbidden', 'this device may not post in this group');
+      if (this.opts.autoKeys !== false && needsRotation(state, this.now())) {
+        // Scheduled rotation (policy.keyRotationDays) or a removal nobody rotated for yet: rotate before writing,
+        // so retention can erase old keys even on a device that never restarts.
+        await this.rotate(group);
+        state = this.requireState(group);
+      }
       if (state.currentEpoch && !this.keys.has(group, epochIdOf(state.currentEpoch))) {
         // A rotation arrived and its key is not opened yet: open it now rather than fail.
         await this.reconcileKeys(group);

@@ -10,6 +10,8 @@ interface HeldKey {
 }
 
 const keyKey = (group: string, epoch: string) => ['key', group, epoch];
+/** Marks an erased epoch, so that its sealed box in the membership log is never opened again. */
+const erasedKey = (group: string, epoch: string) => ['erased', group, epoch];
 
 /**
  * The group epoch keys this device holds, by the 8-byte epoch id entries carry. Retention erases a key once no
@@ -18,6 +20,7 @@ const keyKey = (group: string, epoch: string) => ['key', group, epoch];
  */
 export class KeyRing {
   private readonly keys = new Map<string, Map<string, HeldKey>>();
+  private readonly erased = new Set<string>();
   private dirty: StorageOp[] = [];
 
   private constructor(private readonly storage: StorageAdapter) {}
@@ -29,6 +32,7 @@ export class KeyRing {
       const held = decode(r.data, (d: Decoder) => ({ raw: d.fixed(32).slice(), lastBucket: d.varuint() }));
       ring.groupKeys(group).set(epoch, held);
     }
+    for (const r of await storage.keys(['erased'])) ring.erased.add(`${r[1]}/${r[2]}`);
     return ring;
   }
 
@@ -39,6 +43,11 @@ export class KeyRing {
       this.keys.set(group, m);
     }
     return m;
+  }
+
+  /** Was this epoch's key erased by retention? Then it must never be opened again. */
+  wasErased(group: string, epoch: string): boolean {
+    return this.erased.has(`${group}/${epoch}`);
   }
 
   has(group: string, epoch: string): boolean {
@@ -54,7 +63,7 @@ export class KeyRing {
   }
 
   async add(group: string, epoch: string, raw: Uint8Array, bucket: number): Promise<void> {
-    if (this.has(group, epoch)) return;
+    if (this.has(group, epoch) || this.wasErased(group, epoch)) return;
     const held: HeldKey = { raw, lastBucket: bucket };
     this.groupKeys(group).set(epoch, held);
     await this.storage.save(keyKey(group, epoch), encodeHeld(held));
@@ -94,7 +103,15 @@ export class KeyRing {
       erased.push(epoch);
     }
     await this.flush();
-    if (erased.length > 0) await this.storage.batch(erased.map((epoch) => ({ type: 'del', key: keyKey(group, epoch) })));
+    if (erased.length > 0) {
+      for (const epoch of erased) this.erased.add(`${group}/${epoch}`);
+      await this.storage.batch(
+        erased.flatMap((epoch): StorageOp[] => [
+          { type: 'del', key: keyKey(group, epoch) },
+          { type: 'put', key: erasedKey(group, epoch), data: new Uint8Array(0) },
+        ]),
+      );
+    }
     return erased;
   }
 

@@ -2,7 +2,7 @@ import { type Entry, EntryError, type VersionVector, chainSeed, vectorDigest, ve
 import type { TrustStore } from '@schoolmesh/identity';
 import { verifySignature } from '@schoolmesh/crypto';
 import { type GroupState, MembershipLog, type MembershipOp, canPost, canRead, decodeOp, signedMessage } from '@schoolmesh/membership';
-import { bucketOf, oldestLiveBucket, parseAccountRef } from '@schoolmesh/model';
+import { bucketOf, bucketStart, oldestLiveBucket, parseAccountRef } from '@schoolmesh/model';
 import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
 import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh/sync';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
@@ -373,6 +373,13 @@ export class Replica implements SyncReplica {
     if (!state.devices.has(entry.author)) return `author ${entry.author.slice(0, 8)}… is not a device of the group`;
     if (!canPost(state, entry.author)) return `author ${entry.author.slice(0, 8)}… may not post`;
     if (this.opts.trust.isRevoked(entry.author)) return `author ${entry.author.slice(0, 8)}… is revoked`;
+    // An entry is dated by its bucket: a device may write only into days its certificate covers, so an expired
+    // device cannot add anything new, while what it wrote in time still syncs.
+    const cert = state.devices.get(entry.author)!.certificate;
+    const validFrom = Math.max(cert.notBefore, cert.authority.notBefore);
+    const validTo = Math.min(cert.notAfter, cert.authority.notAfter);
+    if (bucketStart(entry.bucket) > validTo || bucketStart(entry.bucket + 1) <= validFrom)
+      return `author ${entry.author.slice(0, 8)}…'s certificate does not cover bucket ${entry.bucket}`;
     if (entry.bucket < oldestLiveBucket(now, state.policy.retentionDays)) return `bucket ${entry.bucket} expired`;
     if (entry.bucket > bucketOf(now) + FUTURE_BUCKETS) return `bucket ${entry.bucket} lies in the future`;
     if (!state.epochs.some((id) => epochIdOf(id) === entry.epoch)) return `unknown key epoch ${entry.epoch}`;

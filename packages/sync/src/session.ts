@@ -1,4 +1,4 @@
-import { randomBytes, sha256, verifySignature } from '@schoolmesh/crypto';
+import { constantTimeEqual, randomBytes, sha256, verifySignature } from '@schoolmesh/crypto';
 import { type Entry, type VersionVector, vectorDigest } from '@schoolmesh/entries';
 import { DecodeError, concatBytes } from '@schoolmesh/wire';
 import type { FrameChannel } from './channel.ts';
@@ -306,6 +306,9 @@ export class SyncSession {
 
   private async onHello(m: SyncMessage & { type: 'hello' }): Promise<void> {
     if (this.peerHello) return this.fail(ErrorCode.Protocol, 'second hello');
+    // A reflected HELLO (our own, sent back) would make the peer's transcript equal ours, so our own AUTH would
+    // verify as theirs: refuse our nonce, and our own credential, coming back.
+    if (constantTimeEqual(m.nonce, this.nonce)) return this.fail(ErrorCode.Unauthenticated, 'reflected hello');
     if (m.version < MIN_PROTOCOL_VERSION || m.minVersion > PROTOCOL_VERSION)
       return this.fail(ErrorCode.Version, `no common protocol version (peer ${m.minVersion}..${m.version}, we ${MIN_PROTOCOL_VERSION}..${PROTOCOL_VERSION})`);
     let verified: { peer: PeerInfo; publicKey: Uint8Array };
