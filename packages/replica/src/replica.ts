@@ -270,24 +270,45 @@ export class Replica implements SyncReplica {
   async entriesFor(group: string, bucket: number, theirs: VersionVector): Promise<Entry[]> {
     const chains = this.groupsById.get(group)?.chains.get(bucket);
     if (!chains) return [];
-    const out: Entry[] = [];
-    for (const [author, chain] of chains) {
+    const wanted = [...chains].filter(([author, chain]) => (theirs.get(author) ?? 0) < chain.seq);
+    if (wanted.length === 0) return [];
+    // Most chains wanted (a catch-up): one range read of the bucket. A few (live or nearly in sync): per chain,
+    // starting after what the peer holds.
+    const records =
+      wanted.length > 4
+        ? await this.opts.storage.loadRange(entryPrefix(group, bucket))
+        : (
+            await Promise.all(
+              wanted.map(([author]) => {
+                const have = theirs.get(author) ?? 0;
+                return this.opts.storage.loadRange(entryPrefix(group, bucket, author), have > 0 ? { after: entryKey(group, bucket, author, have) } : {});
+              }),
+            )
+          ).flat();
+    const byAuthor = new Map<string, Entry[]>();
+    for (const r of records) {
+      const author = r.key[3]!;
+      const chain = chains.get(author);
       const have = theirs.get(author) ?? 0;
-      if (have >= chain.seq) continue;
-      const records = await this.opts.storage.loadRange(entryPrefix(group, bucket, author));
-      const run: Entry[] = [];
-      for (const r of records) {
-        const entry = decodeStoredEntry(r.data, { group, bucket, author });
-        // A packed entry covers 1..seq: send it whole when the peer lacks any of it.
-        if (entry.kind === 'single' && entry.seq <= have) continue;
-        run.push(entry);
+      if (!chain || have >= chain.seq) continue;
+      const entry = decodeStoredEntry(r.data, { group, bucket, author });
+      // A packed entry covers 1..seq: send it whole when the peer lacks any of it.
+      if (entry.kind === 'single' && entry.seq <= have) continue;
+      let run = byAuthor.get(author);
+      if (!run) {
+        run = [];
+        byAuthor.set(author, run);
       }
-      if (run.length === 0) continue;
-      run[run.length - 1] = { ...run[run.length - 1]!, signature: chain.signature };
+      run.push(entry);
+    }
+    const out: Entry[] = [];
+    for (const [author, run] of byAuthor) {
+      run[run.length - 1] = { ...run[run.length - 1]!, signature: chains.get(author)!.signature };
       out.push(...run);
     }
     return out;
   }
+
 
   /**
    * Verifies and stores entries from a peer, or the local device's own. Per chain: entries the replica holds

@@ -93,7 +93,7 @@ export class SyncSession {
   closeReason: string | undefined;
 
   constructor(options: SyncSessionOptions) {
-    this.opts = { batchEntries: 512, batchBytes: 256 * 1024, window: 4, agent: 'schoolmesh', ...options };
+    this.opts = { batchEntries: 512, batchBytes: 256 * 1024, window: 8, agent: 'schoolmesh', ...options };
     this.ready = new Promise((resolve, reject) => {
       this.resolveReady = resolve;
       this.rejectReady = reject;
