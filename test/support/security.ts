@@ -9,7 +9,7 @@ import {
   CONTEXT_AUTHORITY,
   type DeviceIdentity,
   type SchoolAuthority,
-  TrustStore,
+  type TrustStore,
   decodeAuthorityCertificate,
   enrollDevice,
   rootKeyOf,
@@ -114,14 +114,17 @@ export async function classroom(s: TestSchool, extra: { account: string; role: G
     name: 'Klasse 7a',
     members: [{ account: s.ref('ben'), role: 'member' }, { account: s.ref('mia'), role: 'member' }, ...extra.map((e) => ({ account: s.ref(e.account), role: e.role }))],
   });
-  const a = link(teacher.engine, ben.engine);
-  const b = link(teacher.engine, mia.engine);
-  await untilReady(teacher, ben, group);
-  await untilReady(teacher, mia, group);
-  await eventually(() => teacher.engine.state(group)!.devices.size === 3 && mia.engine.state(group)!.devices.size === 3 && ben.engine.state(group)!.devices.size === 3);
-  a.close();
-  b.close();
-  await settle();
+  // One pupil at a time, so that each catch-up is complete; ben reconnects at the end to learn of mia's device.
+  for (const pupil of [ben, mia, ben]) {
+    const l = link(teacher.engine, pupil.engine);
+    await untilReady(teacher, pupil, group);
+    await eventually(() => pupil.engine.state(group)!.devices.size === teacher.engine.state(group)!.devices.size);
+    await teacher.engine.idle();
+    await pupil.engine.idle();
+    l.close();
+    await settle();
+  }
+  await eventually(() => [teacher, ben, mia].every((d) => d.engine.state(group)!.devices.size === 3));
   return { s, teacher, ben, mia, group };
 }
 
@@ -192,7 +195,10 @@ export function relaySession(s: TestSchool, relay: TestRelay, device: TestDevice
     agent: 'test-device',
   });
   const results = Promise.allSettled([rs.start(), ds.start()]);
-  return { relay: rs, device: ds, toDevice, results, close: () => (rs.close(), ds.close()) };
+  return { relay: rs, device: ds, toDevice, results, close: () => {
+      rs.close();
+      ds.close();
+    } };
 }
 
 /** One catch-up round between a device and the relay over a memory channel, then the channel is closed. */
