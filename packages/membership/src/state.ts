@@ -61,6 +61,12 @@ export interface GroupState {
   epochMembers: Map<string, Set<AccountRef>>;
   /** Per epoch, the author's clock when it began (informational; drives periodic rotation). */
   epochTimes: Map<string, number>;
+  /**
+   * Per epoch, every device that could post at some point while the epoch was current. Entries are judged
+   * against this, not against today's state: a decision that depends only on the ops, so every replica makes the
+   * same one whatever order ops and entries arrived in.
+   */
+  epochWriters: Map<string, Set<string>>;
   /** Ops kept in the log that had no effect, with the reason. */
   ignored: IgnoredOp[];
   /** Accounts and devices removed after the current epoch began: they still hold its key. */
@@ -82,6 +88,7 @@ export function emptyState(id: string): GroupState {
     sealedKeys: new Map(),
     epochMembers: new Map(),
     epochTimes: new Map(),
+    epochWriters: new Map(),
     ignored: [],
     removedSince: { accounts: [], devices: [] },
   };
@@ -99,6 +106,7 @@ export function cloneState(s: GroupState): GroupState {
     sealedKeys: new Map([...s.sealedKeys].map(([e, m]) => [e, new Map(m)])),
     epochMembers: new Map(s.epochMembers),
     epochTimes: new Map(s.epochTimes),
+    epochWriters: new Map([...s.epochWriters].map(([e, w]) => [e, new Set(w)])),
     ignored: [...s.ignored],
     removedSince: { accounts: [...s.removedSince.accounts], devices: [...s.removedSince.devices] },
   };
@@ -297,6 +305,22 @@ function removeAccount(s: GroupState, account: AccountRef): void {
 
 /** Applies an op that `judge` accepted. */
 export function applyOp(s: GroupState, op: MembershipOp): void {
+  applyOpBody(s, op);
+  noteEpochWriters(s);
+}
+
+function noteEpochWriters(s: GroupState): void {
+  const epoch = s.currentEpoch;
+  if (epoch === undefined) return;
+  let writers = s.epochWriters.get(epoch);
+  if (!writers) {
+    writers = new Set();
+    s.epochWriters.set(epoch, writers);
+  }
+  for (const id of s.devices.keys()) if (canPost(s, id)) writers.add(id);
+}
+
+function applyOpBody(s: GroupState, op: MembershipOp): void {
   const body = op.body;
   switch (body.type) {
     case 'create': {

@@ -1,7 +1,7 @@
 import { type Entry, EntryError, type VersionVector, chainSeed, vectorDigest, verifyRun } from '@schoolmesh/entries';
 import type { TrustStore } from '@schoolmesh/identity';
 import { verifySignature } from '@schoolmesh/crypto';
-import { type GroupState, MembershipLog, type MembershipOp, canPost, canRead, decodeOp, signedMessage } from '@schoolmesh/membership';
+import { type GroupState, MembershipLog, type MembershipOp, canRead, decodeOp, signedMessage } from '@schoolmesh/membership';
 import { bucketOf, bucketStart, oldestLiveBucket, parseAccountRef } from '@schoolmesh/model';
 import type { StorageAdapter, StorageOp } from '@schoolmesh/storage';
 import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh/sync';
@@ -122,8 +122,12 @@ export class Replica implements SyncReplica {
   // ---- membership ----
 
   /** Adds membership operations (local or from a peer); stores the ones the log keeps. */
-  async addOps(group: string | null, ops: readonly Uint8Array[]): Promise<{ applied: number; rejected: number; reasons: string[]; missing: boolean }> {
+  async addOps(
+    group: string | null,
+    ops: readonly Uint8Array[],
+  ): Promise<{ applied: number; rejected: number; reasons: string[]; missing: boolean; fresh: Uint8Array[] }> {
     let missing = false;
+    const fresh: Uint8Array[] = [];
     let applied = 0;
     let rejected = 0;
     const reasons: string[] = [];
@@ -167,13 +171,14 @@ export class Replica implements SyncReplica {
       }
       if (result.status === 'duplicate') continue;
       writes.push({ type: 'put', key: opKey(op.group, op.id), data: bytes });
+      fresh.push(bytes);
       touched.add(op.group);
       if (result.status === 'applied') applied++;
       if (result.status === 'missing-parents') missing = true;
     }
     if (writes.length > 0) await this.opts.storage.batch(writes);
     for (const group of touched) this.emit({ type: 'membership', group });
-    return { applied, rejected, reasons, missing };
+    return { applied, rejected, reasons, missing, fresh };
   }
 
   heads(group: string): string[] {
@@ -202,10 +207,14 @@ export class Replica implements SyncReplica {
     return log.opsNotIn(theirHeads).map((op) => op.bytes);
   }
 
-  async applyMembership(group: string, ops: readonly Uint8Array[], _peer: PeerInfo): Promise<{ applied: number; rejected: number; missing: boolean }> {
-    const { applied, rejected, reasons, missing } = await this.addOps(group, ops);
+  async applyMembership(
+    group: string,
+    ops: readonly Uint8Array[],
+    _peer: PeerInfo,
+  ): Promise<{ applied: number; rejected: number; missing: boolean; fresh: Uint8Array[] }> {
+    const { applied, rejected, reasons, missing, fresh } = await this.addOps(group, ops);
     if (rejected > 0) this.opts.log?.('warn', `rejected ${rejected} membership ops of ${group}: ${reasons.slice(0, 3).join('; ')}`);
-    return { applied, rejected, missing };
+    return { applied, rejected, missing, fresh };
   }
 
   // ---- access ----
@@ -316,55 +325,30 @@ export class Replica implements SyncReplica {
    * storage batch for the whole call. Returns the accepted entries, for forwarding and decryption.
    */
   async applyEntries(entries: readonly Entry[], _peer?: PeerInfo): Promise<ApplyResult> {
-    const runs = splitRuns(entries);
+    // Chains verify in parallel; the runs of one chain in order, each continuing from the one before.
+    const byChain = new Map<string, Entry[][]>();
+    for (const run of splitRuns(entries)) {
+      const id = `${run[0]!.group}/${run[0]!.bucket}/${run[0]!.author}`;
+      const list = byChain.get(id);
+      if (list) list.push(run);
+      else byChain.set(id, [run]);
+    }
+    const now = this.opts.clock();
+    const outcomes = await Promise.all([...byChain.values()].map((runs) => this.verifyChainRuns(runs, now)));
     const accepted: Entry[] = [];
     const writes: StorageOp[] = [];
     const changed: { group: string; bucket: number; author: string; chain: ChainState }[] = [];
     let rejected = 0;
     const reasons: string[] = [];
-    const now = this.opts.clock();
-    const verifications = runs.map(async (run) => {
-      const first = run[0]!;
-      const refusal = this.refusal(first, now) ?? this.epochRefusal(run);
-      if (refusal) return { run, error: refusal };
-      const g = this.groupsById.get(first.group)!;
-      const current = this.chainsOf(g, first.bucket).get(first.author);
-      const held = current?.seq ?? 0;
-      let fresh = run;
-      if (first.kind === 'single') {
-        fresh = run.filter((e) => e.seq > held);
-        if (fresh.length === 0) return { run: fresh };
-        if (fresh[0]!.seq !== held + 1) return { run, error: `gap: holds seq ${held}, expected seq ${held + 1}, got ${fresh[0]!.seq}` };
-      } else if (first.seq < held || (first.seq === held && current?.packed)) {
-        return { run: [] };
-      }
-      const state = this.state(first.group)!;
-      const authorDevice = state.devices.get(first.author)!;
-      try {
-        const prev = fresh[0]!.kind === 'packed' ? new Uint8Array(32) : current?.head ?? chainSeed(first.group, first.bucket, first.author);
-        const head = await verifyRun(fresh, prev, authorDevice.deviceKey);
-        return { run: fresh, head, packedFrom: fresh[0]!.kind === 'packed' ? held : undefined };
-      } catch (error) {
-        return { run, error: error instanceof EntryError ? error.message : String(error) };
-      }
-    });
-    for (const result of await Promise.all(verifications)) {
-      if ('error' in result && result.error) {
-        rejected += result.run.length;
-        if (reasons.length < 3) reasons.push(result.error);
-        continue;
-      }
-      if (result.run.length === 0 || !('head' in result) || !result.head) continue;
-      const run = result.run;
-      const last = run[run.length - 1]!;
-      const { group, bucket, author } = last;
-      if (run[0]!.kind === 'packed') writes.push({ type: 'del-range', prefix: entryPrefix(group, bucket, author) });
-      for (const e of run) {
-        writes.push({ type: 'put', key: entryKey(group, bucket, author, e.seq), data: encodeStoredEntry(e) });
-      }
-      const chain: ChainState = { seq: last.seq, head: result.head, signature: last.signature!, packed: run[0]!.kind === 'packed' };
-      changed.push({ group, bucket, author, chain });
-      accepted.push(...run.slice(0, -1), { ...last });
+    for (const outcome of outcomes) {
+      rejected += outcome.rejected;
+      for (const r of outcome.reasons) if (reasons.length < 3) reasons.push(r);
+      if (!outcome.chain) continue;
+      const { group, bucket, author } = outcome.stored[0]!;
+      if (outcome.replaced) writes.push({ type: 'del-range', prefix: entryPrefix(group, bucket, author) });
+      for (const e of outcome.stored) writes.push({ type: 'put', key: entryKey(group, bucket, author, e.seq), data: encodeStoredEntry(e) });
+      changed.push({ group, bucket, author, chain: outcome.chain });
+      accepted.push(...outcome.accepted);
     }
     // One chain record per touched (group, bucket), written in the same batch as the entries.
     const touched = new Map<string, Map<string, ChainState>>();
@@ -387,25 +371,102 @@ export class Replica implements SyncReplica {
     return { accepted, rejected, reason: reasons.join('; ') };
   }
 
+  /**
+   * Verifies the runs of one chain in order against the held chain state. Returns what to store: entries to put
+   * (after deleting the chain's stored entries when a packed entry replaces them), the new chain state, and the
+   * accepted entries (each run's last one carrying its signature, for forwarding).
+   */
+  private async verifyChainRuns(
+    runs: Entry[][],
+    now: number,
+  ): Promise<{ stored: Entry[]; accepted: Entry[]; chain?: ChainState; replaced: boolean; rejected: number; reasons: string[] }> {
+    const first = runs[0]![0]!;
+    const g = this.groupsById.get(first.group);
+    let current = g?.chains.get(first.bucket)?.get(first.author);
+    let stored: Entry[] = [];
+    const accepted: Entry[] = [];
+    let replaced = false;
+    let rejected = 0;
+    const reasons: string[] = [];
+    let changed = false;
+    for (const run of runs) {
+      const head0 = run[0]!;
+      const refusal = this.refusal(head0, now) ?? this.epochRefusal(run);
+      if (refusal) {
+        rejected += run.length;
+        reasons.push(refusal);
+        continue;
+      }
+      const held = current?.seq ?? 0;
+      let fresh = run;
+      if (head0.kind === 'single') {
+        fresh = run.filter((e) => e.seq > held);
+        if (fresh.length === 0) continue;
+        if (fresh[0]!.seq !== held + 1) {
+          rejected += run.length;
+          reasons.push(`gap: holds seq ${held}, expected seq ${held + 1}, got ${fresh[0]!.seq}`);
+          continue;
+        }
+      } else if (head0.seq < held || (head0.seq === held && current?.packed)) {
+        continue;
+      }
+      try {
+        const prev = fresh[0]!.kind === 'packed' ? new Uint8Array(32) : (current?.head ?? chainSeed(head0.group, head0.bucket, head0.author));
+        const head = await verifyRun(fresh, prev, fromBase64Url(head0.author));
+        const last = fresh[fresh.length - 1]!;
+        if (fresh[0]!.kind === 'packed') {
+          replaced = true;
+          stored = [];
+        }
+        stored.push(...fresh);
+        accepted.push(...fresh.slice(0, -1), { ...last });
+        current = { seq: last.seq, head, signature: last.signature!, packed: fresh[0]!.kind === 'packed' || (current?.packed ?? false) };
+        changed = true;
+      } catch (error) {
+        rejected += run.length;
+        reasons.push(error instanceof EntryError ? error.message : String(error));
+      }
+    }
+    return changed && current ? { stored, accepted, chain: current, replaced, rejected, reasons } : { stored: [], accepted: [], replaced: false, rejected, reasons };
+  }
+
+
   /** Why an entry cannot be accepted at all, whatever its signature; undefined when it may be. */
   private refusal(entry: Entry, now: number): string | undefined {
     const state = this.state(entry.group);
     if (!state) return `unknown group ${entry.group}`;
-    if (!state.devices.has(entry.author)) return `author ${entry.author.slice(0, 8)}… is not a device of the group`;
-    if (!canPost(state, entry.author)) return `author ${entry.author.slice(0, 8)}… may not post`;
-    if (this.opts.trust.isRevoked(entry.author)) return `author ${entry.author.slice(0, 8)}… is revoked`;
+    const who = `author ${entry.author.slice(0, 8)}…`;
+    const index = state.epochs.findIndex((id) => epochIdOf(id) === entry.epoch);
+    if (index < 0) return `unknown key epoch ${entry.epoch}`;
+    const epoch = state.epochs[index]!;
+    // Judged against the epoch, not against today's state: the author must have been a device allowed to post at
+    // some point while this epoch was current. That depends on the ops alone, so every replica decides the same,
+    // whatever order ops and entries arrive in; a removal ends a writer's epochs by the rotation that follows it.
+    if (!state.epochWriters.get(epoch)?.has(entry.author)) {
+      const what = state.devices.has(entry.author) ? 'may not post' : 'is not a device of the group';
+      return `${who} ${what} (epoch ${entry.epoch})`;
+    }
+    // An epoch covers the days from its rotation (a day earlier for clock skew) to the day of the next rotation:
+    // a removed member, who keeps the old key, cannot write anything dated after the rotation day.
+    const from = bucketOf(state.epochTimes.get(epoch) ?? 0) - 1;
+    const next = state.epochs[index + 1];
+    const to = next === undefined ? Number.POSITIVE_INFINITY : bucketOf(state.epochTimes.get(next) ?? 0);
+    if (entry.bucket < from || entry.bucket > to) return `bucket ${entry.bucket} lies outside epoch ${entry.epoch}`;
+    if (this.opts.trust.isRevoked(entry.author)) return `${who} is revoked`;
     // An entry is dated by its bucket: a device may write only into days its certificate covers, so an expired
     // device cannot add anything new, while what it wrote in time still syncs.
-    const cert = state.devices.get(entry.author)!.certificate;
-    const validFrom = Math.max(cert.notBefore, cert.authority.notBefore);
-    const validTo = Math.min(cert.notAfter, cert.authority.notAfter);
-    if (bucketStart(entry.bucket) > validTo || bucketStart(entry.bucket + 1) <= validFrom)
-      return `author ${entry.author.slice(0, 8)}…'s certificate does not cover bucket ${entry.bucket}`;
+    const cert = state.devices.get(entry.author)?.certificate;
+    if (cert) {
+      const validFrom = Math.max(cert.notBefore, cert.authority.notBefore);
+      const validTo = Math.min(cert.notAfter, cert.authority.notAfter);
+      if (bucketStart(entry.bucket) > validTo || bucketStart(entry.bucket + 1) <= validFrom)
+        return `${who}'s certificate does not cover bucket ${entry.bucket}`;
+    }
     if (entry.bucket < oldestLiveBucket(now, state.policy.retentionDays)) return `bucket ${entry.bucket} expired`;
     if (entry.bucket > bucketOf(now) + FUTURE_BUCKETS) return `bucket ${entry.bucket} lies in the future`;
-    if (!state.epochs.some((id) => epochIdOf(id) === entry.epoch)) return `unknown key epoch ${entry.epoch}`;
     return undefined;
   }
+
 
   /** Every entry of a run, not only its first, must name a key epoch of the group. */
   private epochRefusal(run: readonly Entry[]): string | undefined {

@@ -48,8 +48,12 @@ export interface SyncReplica {
   membershipFor(group: string, theirHeads: readonly string[]): Uint8Array[];
   /** This replica's membership heads of a group (what its next op would name as parents). */
   heads(group: string): string[];
-  /** `missing`: some ops wait for parents this replica lacks. */
-  applyMembership(group: string, ops: readonly Uint8Array[], peer: PeerInfo): Promise<{ applied: number; rejected: number; missing: boolean }>;
+  /** `missing`: some ops wait for parents this replica lacks; `fresh`: the ops it did not hold before. */
+  applyMembership(
+    group: string,
+    ops: readonly Uint8Array[],
+    peer: PeerInfo,
+  ): Promise<{ applied: number; rejected: number; missing: boolean; fresh: Uint8Array[] }>;
   summary(group: string): Promise<{ bucket: number; digest: string }[]>;
   vector(group: string, bucket: number): Promise<VersionVector>;
   entriesFor(group: string, bucket: number, theirs: VersionVector): Promise<Entry[]>;

@@ -48,7 +48,7 @@ export interface SyncSessionOptions {
   window?: number;
   /** Called with entries the peer sent that the replica accepted (the engine decrypts, the relay forwards). */
   onEntries?: (entries: Entry[], peer: PeerInfo) => void;
-  /** Called with membership ops the peer sent (after the replica took what it could). */
+  /** Called with the membership ops the peer sent that the replica did not hold before (so forwarding ends). */
   onMembership?: (group: string, ops: Uint8Array[], peer: PeerInfo) => void;
   onProgress?: (progress: SyncProgress) => void;
   log?: (level: 'debug' | 'warn', message: string) => void;
@@ -250,7 +250,7 @@ export class SyncSession {
         const result = await replica.applyMembership(m.group, m.ops, peer);
         // Ops whose parents we lack: tell the peer where we stand, it sends what is missing.
         if (result.missing) this.send({ type: 'heads', group: m.group, heads: replica.heads(m.group) });
-        this.opts.onMembership?.(m.group, m.ops, peer);
+        if (result.fresh.length > 0) this.opts.onMembership?.(m.group, result.fresh, peer);
         await this.refreshGroup(m.group);
         return;
       }
