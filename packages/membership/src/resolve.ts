@@ -178,7 +178,9 @@ export function resolve(group: string, ops: readonly StoredOp[], all: readonly S
   const revokersOfAccount = new Map<AccountRef, StoredOp[]>();
   const revokersOfDevice = new Map<string, StoredOp[]>();
   const addDevicesFor = new Map<AccountRef, StoredOp[]>();
-  for (const s of ops) {
+  // Walk the resolved order, not arrival order: the first concurrent revoker found names the reason an op is
+  // ignored, and that must be the same on every replica.
+  for (const s of order) {
     const r = s.revokes;
     if (r?.account !== undefined) push(revokersOfAccount, r.account, s);
     if (r?.device !== undefined) push(revokersOfDevice, r.device, s);

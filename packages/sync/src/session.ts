@@ -269,6 +269,8 @@ export class SyncSession {
       case 'vector': {
         if (!replica.knowsGroup(m.group) || !replica.mayRead(peer, m.group)) {
           this.send({ type: 'plan', group: m.group, bucket: m.bucket, count: 0 });
+          // Not readable for this peer now; a later membership op may change that, so summarize again then.
+          this.summarized.delete(m.group);
           return;
         }
         const theirs: VersionVector = new Map(m.vector.map((v) => [v.author, v.seq]));
