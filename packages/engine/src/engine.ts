@@ -541,6 +541,7 @@ export class Engine {
   private onReplicaEvent(e: ReplicaEvent): void {
     if (e.type === 'membership') {
       this.emit({ type: 'groups' });
+      for (const s of this.sessions) s.refresh(e.group);
       void this.serial(() => this.reconcileKeys(e.group)).catch((error) => this.opts.log?.('warn', `keys: ${(error as Error).message}`));
       return;
     }

@@ -279,8 +279,11 @@ export function judge(s: GroupState, op: MembershipOp, ctx: JudgeContext = {}): 
       return undefined;
     }
     case 'rotate-key': {
-      if (body.sealed.length !== s.devices.size) return 'must seal to exactly the current devices';
-      for (const sk of body.sealed) if (!s.devices.has(sk.device)) return 'must seal to exactly the current devices';
+      // Sealed to the author's view of the devices, which a concurrent op may have changed. Ignoring the rotation
+      // then would orphan every entry its author already wrote under it, so it stands: devices added concurrently
+      // get the key by share-key, and devices removed concurrently that it still reached count as removed since
+      // this epoch (removedSince), which makes the next writer rotate again.
+      if (!body.sealed.some((sk) => sk.device === device)) return 'must seal to its author';
       return undefined;
     }
     case 'share-key': {
@@ -364,10 +367,10 @@ function applyOpBody(s: GroupState, op: MembershipOp): void {
     case 'rotate-key':
       s.epochs.push(op.id);
       s.currentEpoch = op.id;
-      s.sealedKeys.set(op.id, new Map(body.sealed.map((sk) => [sk.device, sk.box])));
       s.epochMembers.set(op.id, new Set(s.members.keys()));
       s.epochTimes.set(op.id, op.time);
-      s.removedSince = { accounts: [], devices: [] };
+      s.removedSince = { accounts: [], devices: body.sealed.map((sk) => sk.device).filter((d) => !s.devices.has(d)) };
+      s.sealedKeys.set(op.id, new Map(body.sealed.filter((sk) => s.devices.has(sk.device)).map((sk) => [sk.device, sk.box])));
       return;
     case 'share-key': {
       const boxes = s.sealedKeys.get(body.epoch)!;

@@ -164,6 +164,23 @@ export class SyncSession {
   }
 
   /**
+   * Re-evaluates a group after its membership changed, whichever session the change came through: starts its
+   * catch-up with this peer if it just became readable, and forgets the earlier summary if it no longer is (so a
+   * later re-admission starts a fresh catch-up).
+   */
+  refresh(group: string): void {
+    if (this.closed || !this.authenticated || !this.peer) return;
+    this.inbox = this.inbox.then(async () => {
+      if (this.closed) return;
+      if (!this.opts.replica.knowsGroup(group) || !this.opts.replica.mayRead(this.peer!, group)) {
+        this.summarized.delete(group);
+        return;
+      }
+      await this.refreshGroup(group);
+    });
+  }
+
+  /**
    * Starts catch-up of a group once the peer may read it: membership changes (a device joining) can make a
    * group readable in the middle of a session.
    */
