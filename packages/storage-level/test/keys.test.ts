@@ -7,7 +7,7 @@ const memcmp = (a: Uint8Array, b: Uint8Array) => Math.sign(Buffer.compare(a, b))
 // Any UTF-16 code unit except U+0000, lone surrogates included; biased towards the interesting ones.
 const unit = fc.oneof(
   fc.integer({ min: 1, max: 0xffff }),
-  fc.constantFrom(0x01, 0x61, 0x62, 0xd800, 0xd83d, 0xdbff, 0xdc00, 0xde00, 0xdfff, 0xe000, 0xffff),
+  fc.constantFrom(0x01, 0x61, 0x62, 0x7f, 0x80, 0xe4, 0xff, 0x100, 0x3fff, 0x4000, 0xd800, 0xd83d, 0xdbff, 0xdc00, 0xde00, 0xdfff, 0xe000, 0xffff),
 );
 const element = fc.array(unit, { minLength: 1, maxLength: 4 }).map((u) => String.fromCharCode(...u));
 const key = fc.array(element, { minLength: 1, maxLength: 8 });
@@ -56,6 +56,7 @@ describe('LevelDB key encoding', () => {
     expect(memcmp(Buffer.from('\u{1F600}'), Buffer.from('\uE000'))).toBe(1);
     expect(memcmp(encodeKey(['a']), encodeKey(['a', 'b']))).toBe(-1);
     expect(memcmp(encodeKey(['a', 'b']), encodeKey(['a\u0001']))).toBe(-1);
-    expect(encodeKey(['ab'])).toEqual(Uint8Array.of(0, 0x61, 0, 0x62, 0, 0));
+    expect(encodeKey(['ab'])).toEqual(Uint8Array.of(0x61, 0x62, 0));
+    expect(encodeKey(['\u00e4', '\u4e2d'])).toEqual(Uint8Array.of(0x80, 0xe4, 0, 0xc0, 0x4e, 0x2d, 0));
   });
 });
