@@ -15,6 +15,7 @@ import { Replica, epochIdOf } from '@schoolmesh/replica';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { fromBase64Url } from '@schoolmesh/wire';
 import * as Y from 'yjs';
+import { prng } from '../support/prng.ts';
 
 export interface TrafficOptions {
   groups: number;
@@ -55,17 +56,6 @@ const words = (
   'referat gruppe abgabe lehrer stunde ausfall vertretung raum zettel elternbrief ausflug wandertag geld'
 ).split(' ');
 
-/** Small seeded PRNG (mulberry32): the same traffic in every run. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function chatText(rand: () => number): string {
   // Chat messages are short: mostly 2-12 words, sometimes a long one.

@@ -1,6 +1,7 @@
 import * as encoding from 'lib0/encoding';
 import * as Y from 'yjs';
 import { BucketDoc } from '../src/index.ts';
+export { prng } from '../../../test/support/prng.ts';
 
 export const GROUP = 'group-1';
 export const BUCKET = 20_000;
@@ -66,14 +67,3 @@ export function encodeStructs(structs: (Y.Item | Y.GC)[], ds: [client: number, c
   return enc.toUint8Array();
 }
 
-/** A small deterministic PRNG (mulberry32) for delivery orders inside property tests. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}

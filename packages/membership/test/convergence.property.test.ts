@@ -10,21 +10,11 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type GroupState, MembershipLog, type MembershipOp, type OpBody } from '../src/index.ts';
 import { createGroup, type Device, makeDevice, makeSchool, op, type SchoolKeys, trustStore } from './fixtures.ts';
+import { prng } from '../../../test/support/prng.ts';
 
 let school: SchoolKeys;
 const pools: MembershipOp[][] = [];
 
-/** mulberry32: a small seeded PRNG so that the simulated histories are the same on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function simulate(seed: number, devices: Device[], steps: number): Promise<MembershipOp[]> {
   const rnd = prng(seed);
