@@ -133,7 +133,8 @@ describe('only devices of the group write', () => {
       open(ct);
       await es.start();
       await es.caughtUp();
-      await es.pushEntries([entry]);
+      // The push is not taken as delivered: the peer's ACK reports the entry rejected.
+      await expect(es.pushEntries([entry])).rejects.toMatchObject({ code: 'remote' });
       const ack = rec.received.map(decodeMessage).find((m) => m.type === 'ack');
       expect(ack).toMatchObject({ accepted: 0, rejected: 1 });
       es.close();

@@ -459,7 +459,7 @@ export class Replica implements SyncReplica {
     if (cert) {
       const validFrom = Math.max(cert.notBefore, cert.authority.notBefore);
       const validTo = Math.min(cert.notAfter, cert.authority.notAfter);
-      if (bucketStart(entry.bucket) > validTo || bucketStart(entry.bucket + 1) <= validFrom)
+      if (bucketStart(entry.bucket) >= validTo || bucketStart(entry.bucket + 1) <= validFrom)
         return `${who}'s certificate does not cover bucket ${entry.bucket}`;
     }
     if (entry.bucket < oldestLiveBucket(now, state.policy.retentionDays)) return `bucket ${entry.bucket} expired`;

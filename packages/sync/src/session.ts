@@ -315,8 +315,11 @@ export class SyncSession {
         const batch = this.inFlight.get(m.batch);
         if (!batch) return this.fail(ErrorCode.Protocol, `ack for unknown batch ${m.batch}`);
         this.inFlight.delete(m.batch);
-        if (m.rejected > 0) this.opts.log?.('warn', `peer rejected ${m.rejected} entries: ${m.reason}`);
-        for (const w of batch.waiters) w.resolve();
+        if (m.rejected > 0) {
+          // Not stored there: whoever waits for this push must not take it as delivered.
+          this.opts.log?.('warn', `peer rejected ${m.rejected} entries: ${m.reason}`);
+          for (const w of batch.waiters) w.reject(new SyncError('remote', `peer rejected ${m.rejected} entries: ${m.reason}`));
+        } else for (const w of batch.waiters) w.resolve();
         this.pump();
         return;
       }
@@ -390,7 +393,8 @@ export class SyncSession {
 
   private async onSummary(group: string, buckets: { bucket: number; digest: string }[]): Promise<void> {
     const replica = this.opts.replica;
-    if (!replica.knowsGroup(group)) return;
+    // Our vector tells who wrote how much: only for a peer that may read the group.
+    if (!replica.knowsGroup(group) || !replica.mayRead(this.peer!, group)) return;
     for (const { bucket, digest } of buckets) {
       const mine = await replica.vector(group, bucket);
       if (vectorDigest(mine) === digest) continue;
