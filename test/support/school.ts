@@ -1,9 +1,10 @@
 /** A small school for tests: one authority, devices for named accounts, engines on memory storage. */
 import { Engine, ManualClock } from '@schoolmesh/engine';
 import { type DeviceIdentity, type SchoolAuthority, TrustStore, createSchool, enrollDevice } from '@schoolmesh/identity';
-import { type Role, accountRef, fromBase64UrlSafe } from './model-helpers.ts';
+import { type Role, accountRef } from '@schoolmesh/model';
 import { MemoryStorage, type StorageAdapter } from '@schoolmesh/storage';
 import { type FrameChannel, memoryChannelPair } from '@schoolmesh/sync';
+import { fromBase64Url } from '@schoolmesh/wire';
 
 export const DAY = 24 * 60 * 60 * 1000;
 /** A fixed start time (a Monday in term time) so bucket numbers are stable across runs. */
@@ -22,8 +23,8 @@ export async function testSchool(name = 'Gesamtschule Nord', clock = new ManualC
   const school = await createSchool(name, clock.now());
   const trust = (extra: SchoolAuthority[] = partners) => {
     const store = new TrustStore(() => clock.now());
-    store.addSchool(fromBase64UrlSafe(school.id), name);
-    for (const p of extra) store.addSchool(fromBase64UrlSafe(p.id), p.name);
+    store.addSchool(fromBase64Url(school.id), name);
+    for (const p of extra) store.addSchool(fromBase64Url(p.id), p.name);
     return store;
   };
   return {

@@ -594,10 +594,6 @@ export class Engine {
     return this.keys.has(group, epoch);
   }
 
-  mayRead(peer: PeerInfo, group: string): boolean {
-    return this.replica.mayRead(peer, group);
-  }
-
   canRead(group: string): boolean {
     const s = this.replica.state(group);
     return !!s && canRead(s, this.deviceId);

@@ -1,4 +1,4 @@
-import { DecodeError, type Decoder, Encoder, fromBase64Url, toBase64Url } from '@schoolmesh/wire';
+import { type Decoder, Encoder, fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 
 /** Sizes of the fixed-width fields of an entry (docs/protocol.md, "Entry"). */
 export const GROUP_ID_BYTES = 16;
@@ -71,13 +71,3 @@ export function readEntry(dec: Decoder, nonceBytes: number): Entry {
   if (signature) entry.signature = signature;
   return entry;
 }
-
-export function isEntryId(value: string, bytes: number): boolean {
-  try {
-    return fromBase64Url(value).length === bytes;
-  } catch {
-    return false;
-  }
-}
-
-export { DecodeError };

@@ -8,7 +8,6 @@ export {
   SIGNATURE_BYTES,
   encodeEntryHeader,
   entryHeaderBytes,
-  isEntryId,
   readEntry,
   writeEntry,
 } from './entry.ts';
