@@ -15,7 +15,7 @@ import {
 import { type AccountRef, BUCKET_MS, type GroupKind, type GroupPolicy, type GroupRole, bucketOf, bucketStart, defaultGroupPolicy, oldestLiveBucket } from '@schoolmesh/model';
 import { Replica, type ReplicaEvent, epochIdOf } from '@schoolmesh/replica';
 import type { StorageAdapter } from '@schoolmesh/storage';
-import { type FrameChannel, type PeerInfo, type SyncProgress, SyncSession } from '@schoolmesh/sync';
+import { type FrameChannel, type PeerInfo, type SyncProgress, SyncSession, boundToTransport } from '@schoolmesh/sync';
 import { type Clock, systemClock } from './clock.ts';
 import { deviceCredential, trustStoreVerifier } from './credentials.ts';
 import { KeyRing } from './keyring.ts';
@@ -500,12 +500,12 @@ export class Engine {
   // ---------------------------------------------------------------- network
 
   /** Runs the sync protocol over a channel (a relay connection, or another device). */
-  connect(channel: FrameChannel, options: { agent?: string } = {}): SyncSession {
+  connect(channel: FrameChannel, options: { agent?: string; transportKey?: Uint8Array } = {}): SyncSession {
     const session = new SyncSession({
       channel,
       replica: this.replica,
       credential: deviceCredential(this.opts.identity),
-      verifier: trustStoreVerifier(this.opts.trust),
+      verifier: boundToTransport(trustStoreVerifier(this.opts.trust), options.transportKey),
       agent: options.agent ?? 'schoolmesh-engine',
       onProgress: (progress) => session.peer && this.emit({ type: 'progress', peer: session.peer, progress }),
       // Pass on what one peer sent to the others (a device in a mesh, or a hub like the teacher in the demo);

@@ -9,6 +9,7 @@ import {
   type DeviceCertificate,
   type RevocationList,
   bodyOf,
+  decodeAuthorityCertificate,
   decodeDeviceCertificate,
   decodeRevocationList,
   signedMessage,
@@ -184,6 +185,22 @@ export class TrustStore {
     // Do not cache for a school removed while we awaited.
     if (this.trusted.has(decoded.school)) remember(this.devices, key, verified, now, (v) => v.notAfter);
     return verified;
+  }
+
+  /**
+   * Verifies a relay's authority certificate: signed by the root of a trusted school and valid now. Relays prove
+   * themselves with it in the sync handshake. Throws CertificateError only.
+   */
+  async verifyAuthority(cert: AuthorityCertificate | Uint8Array): Promise<AuthorityCertificate> {
+    let decoded: AuthorityCertificate;
+    try {
+      decoded = cert instanceof Uint8Array ? decodeAuthorityCertificate(cert) : cert;
+    } catch (error) {
+      throw toCertificateError(error);
+    }
+    if (!decoded || !(decoded.bytes instanceof Uint8Array)) throw new CertificateError('malformed', 'not an authority certificate');
+    await this.checkAuthority(decoded.school, decoded, this.clock());
+    return decoded;
   }
 
   private school(id: string): SchoolState {

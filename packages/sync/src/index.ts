@@ -11,3 +11,4 @@ export {
 } from './messages.ts';
 export type { ApplyResult, GroupOffer, LocalCredential, PeerInfo, PeerVerifier, SyncReplica } from './replica.ts';
 export { SyncError, type SyncProgress, SyncSession, type SyncSessionOptions } from './session.ts';
+export { boundToTransport } from './bound.ts';

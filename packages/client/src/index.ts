@@ -1,0 +1,1 @@
+export { type Credentials, EnrollError, type SchoolInfo, enroll, schoolInfo, trustFor } from './enroll.ts';

@@ -1,0 +1,170 @@
+import type { Entry } from '@schoolmesh/entries';
+import type { TrustStore } from '@schoolmesh/identity';
+import type { Replica } from '@schoolmesh/replica';
+import { type FrameChannel, type LocalCredential, type PeerInfo, type SyncReplica, SyncSession } from '@schoolmesh/sync';
+import type { Logger } from 'pino';
+import { type Admitted, admissionVerifier, stillAdmitted } from './admission.ts';
+import type { RelayMetrics } from './metrics.ts';
+import type { DeviceRateLimiter } from './rate-limit.ts';
+
+interface Live {
+  session: SyncSession;
+  admitted?: Admitted;
+  origin: 'inbound' | 'outbound';
+}
+
+export interface HubOptions {
+  replica: Replica;
+  trust: TrustStore;
+  credential: LocalCredential;
+  metrics: RelayMetrics;
+  limiter: DeviceRateLimiter;
+  log: Logger;
+  sessionsPerDevice: number;
+}
+
+/**
+ * Every sync session of the relay, with devices and with partner relays: admits them, forwards what one peer
+ * stored to the others that may read it, and drops sessions whose credentials no longer hold.
+ */
+export class SessionHub {
+  private readonly live = new Set<Live>();
+
+  constructor(private readonly opts: HubOptions) {
+    opts.replica.on((event) => {
+      if (event.type === 'membership') for (const l of this.live) l.session.refresh(event.group);
+    });
+  }
+
+  get size(): number {
+    return this.live.size;
+  }
+
+  peers(): PeerInfo[] {
+    return [...this.live].flatMap((l) => (l.session.peer ? [l.session.peer] : []));
+  }
+
+  /** Runs a sync session over a channel whose transport authenticated `transportKey`. */
+  open(channel: FrameChannel, transportKey: Uint8Array, origin: 'inbound' | 'outbound'): SyncSession {
+    const { replica, metrics, log } = this.opts;
+    const live: Live = { session: undefined as unknown as SyncSession, origin };
+    const session = new SyncSession({
+      channel,
+      replica: this.limited(),
+      credential: this.opts.credential,
+      verifier: admissionVerifier(this.opts.trust, transportKey, (a) => (live.admitted = a)),
+      agent: 'schoolmesh-relay',
+      onEntries: (entries, from) => this.forward(live, entries, from),
+      onMembership: (group, ops) => {
+        for (const other of this.live) if (other !== live) other.session.pushMembership(group, ops);
+      },
+      log: (level, message) => (level === 'warn' ? log.warn({ peer: live.admitted?.peer.id }, message) : log.debug({ peer: live.admitted?.peer.id }, message)),
+    });
+    live.session = session;
+    this.live.add(live);
+    session.onClose((reason) => {
+      this.live.delete(live);
+      if (live.admitted) {
+        metrics.connections.dec({ kind: live.admitted.peer.kind });
+        if (live.admitted.peer.kind === 'relay') metrics.federationLinks.dec();
+        log.info({ peer: live.admitted.peer.id, kind: live.admitted.peer.kind, reason }, 'session closed');
+      }
+    });
+    session
+      .start()
+      .then((peer) => {
+        metrics.connections.inc({ kind: peer.kind });
+        if (peer.kind === 'relay') metrics.federationLinks.inc();
+        log.info({ peer: peer.id, kind: peer.kind, account: peer.account, school: peer.school, origin }, 'session open');
+        if (peer.kind === 'device') {
+          const mine = [...this.live].filter((l) => l.session.peer?.id === peer.id);
+          if (mine.length > this.opts.sessionsPerDevice) mine[0]!.session.close('too many sessions for one device');
+        }
+        metrics.groups.set(replica.groups().length);
+      })
+      .catch((error: Error) => {
+        metrics.refused.inc({ reason: 'handshake' });
+        log.info({ reason: error.message, origin }, 'session refused');
+      });
+    return session;
+  }
+
+  private forward(from: Live, entries: Entry[], _peer: PeerInfo): void {
+    const { replica, metrics } = this.opts;
+    for (const other of this.live) {
+      if (other === from || !other.session.peer) continue;
+      const peer = other.session.peer;
+      const readable = entries.filter((e) => replica.mayRead(peer, e.group));
+      if (readable.length === 0) continue;
+      const started = performance.now();
+      other.session.pushEntries(readable).then(
+        () => {
+          metrics.entriesForwarded.inc(readable.length);
+          metrics.forwardSeconds.observe((performance.now() - started) / 1000);
+        },
+        () => {},
+      );
+    }
+  }
+
+  /** The replica as one session sees it: the relay's replica behind per-device limits and metrics. */
+  private limited(): SyncReplica {
+    const { replica, metrics, limiter } = this.opts;
+    return {
+      groupsFor: (peer) => replica.groupsFor(peer),
+      knowsGroup: (group) => replica.knowsGroup(group),
+      mayKnow: (peer, group) => replica.mayKnow(peer, group),
+      mayRead: (peer, group) => replica.mayRead(peer, group),
+      membershipFor: (group, theirs) => replica.membershipFor(group, theirs),
+      heads: (group) => replica.heads(group),
+      applyMembership: (group, ops, peer) => replica.applyMembership(group, ops, peer),
+      summary: (group) => replica.summary(group),
+      vector: (group, bucket) => replica.vector(group, bucket),
+      entriesFor: (group, bucket, theirs) => replica.entriesFor(group, bucket, theirs),
+      applyEntries: async (entries, peer) => {
+        const started = performance.now();
+        if (peer.kind === 'device') {
+          const bytes = entries.reduce((n, e) => n + e.ciphertext.length, 0);
+          const waitMs = limiter.waitFor(peer.id, entries.length, bytes);
+          if (waitMs > 0) metrics.rateLimited.inc({ outcome: 'delayed' });
+          if (!(await limiter.take(peer.id, entries.length, bytes))) {
+            metrics.rateLimited.inc({ outcome: 'refused' });
+            throw new Error('rate limit: this device sends more than the relay accepts per minute');
+          }
+        }
+        const result = await replica.applyEntries(entries, peer);
+        metrics.entriesStored.inc(result.accepted.length);
+        if (result.rejected > 0) metrics.entriesRejected.inc(result.rejected);
+        metrics.storeSeconds.observe((performance.now() - started) / 1000);
+        return result;
+      },
+    };
+  }
+
+  /** Closes every session whose credential no longer holds (revoked, expired, partner removed). */
+  async recheck(): Promise<number> {
+    let dropped = 0;
+    for (const l of [...this.live]) {
+      if (!l.admitted) continue;
+      try {
+        await stillAdmitted(this.opts.trust, l.admitted);
+      } catch (error) {
+        dropped++;
+        this.opts.metrics.refused.inc({ reason: 'recheck' });
+        this.opts.log.warn({ peer: l.admitted.peer.id, reason: (error as Error).message }, 'dropping session');
+        l.session.close(`no longer admitted: ${(error as Error).message}`);
+      }
+    }
+    return dropped;
+  }
+
+  /** Is a session with this relay (by authority key id) open? */
+  hasRelay(id: string): boolean {
+    for (const l of this.live) if (l.session.peer?.kind === 'relay' && l.session.peer.id === id) return true;
+    return false;
+  }
+
+  closeAll(reason: string): void {
+    for (const l of [...this.live]) l.session.close(reason);
+  }
+}

@@ -1,0 +1,194 @@
+import { readdir, stat } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import type { Libp2p } from '@libp2p/interface';
+import { SYNC_PROTOCOL, SYNC_STREAM_OPTIONS, libp2pPrivateKey, syncOverStream } from '@schoolmesh/net-libp2p';
+import { TrustStore, rootKeyOf } from '@schoolmesh/identity';
+import { Replica } from '@schoolmesh/replica';
+import type { StorageAdapter } from '@schoolmesh/storage';
+import { openLevelStorage } from '@schoolmesh/storage-level';
+import type { LocalCredential } from '@schoolmesh/sync';
+import { toBase64Url } from '@schoolmesh/wire';
+import { type Logger, pino } from 'pino';
+import type { RelayConfig } from './config.ts';
+import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
+import { Federation } from './federation.ts';
+import { createHttpServer } from './http.ts';
+import { SessionHub } from './hub.ts';
+import { type RelayKeys, loadRelayKeys } from './keystore.ts';
+import { RelayMetrics } from './metrics.ts';
+import { createRelayNode } from './node.ts';
+import { DeviceRateLimiter } from './rate-limit.ts';
+
+export interface RelayOptions {
+  logger?: Logger;
+  clock?: () => number;
+  /** Password sign-in methods (the directory issue registers LDAP here). */
+  authenticators?: AccountAuthenticator[];
+}
+
+/**
+ * A school's relay: a ciphertext-only Replica on the embedded LevelDB store, behind libp2p (devices and partner
+ * relays) and HTTP (web app, enrollment, health, metrics). It can neither read nor forge messages; it admits only
+ * certified devices and partner relays and forwards each group only to peers that may read it.
+ */
+export class Relay {
+  private timers: ReturnType<typeof setInterval>[] = [];
+  private stopping: Promise<void> | undefined;
+  readonly startedAt = Date.now();
+
+  private constructor(
+    readonly config: RelayConfig,
+    readonly keys: RelayKeys,
+    readonly log: Logger,
+    readonly storage: StorageAdapter,
+    readonly trust: TrustStore,
+    readonly replica: Replica,
+    readonly enrollment: Enrollment,
+    readonly metrics: RelayMetrics,
+    readonly hub: SessionHub,
+    readonly node: Libp2p,
+    readonly http: Server,
+    readonly federation: Federation,
+  ) {}
+
+  static async start(config: RelayConfig, options: RelayOptions = {}): Promise<Relay> {
+    const clock = options.clock ?? Date.now;
+    const keys = await loadRelayKeys(config.dataDir);
+    const log = options.logger ?? pino({ level: config.log.level, base: { school: keys.schoolName } });
+    const storage = await openLevelStorage(join(config.dataDir, 'store'), { sync: config.store.fsync });
+    const trust = new TrustStore(clock);
+    trust.addSchool(keys.rootPublicKey, keys.schoolName);
+    for (const p of config.federation.partners) trust.addSchool(rootKeyOf(p.root)!, p.name);
+    const replica = await Replica.open({ storage, trust, clock, log: (level, message) => log[level]({ component: 'replica' }, message) });
+    const enrollment = await Enrollment.open(storage, keys, trust, { ...config.enrollment, clock });
+    for (const a of options.authenticators ?? []) enrollment.addAuthenticator(a);
+    const metrics = new RelayMetrics();
+    const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
+    const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
+    const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice });
+    const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed));
+    await node.handle(
+      SYNC_PROTOCOL,
+      (stream, connection) => {
+        try {
+          const opened = syncOverStream(stream, connection);
+          hub.open(opened.channel, opened.remoteKey, 'inbound');
+        } catch (error) {
+          log.info({ reason: (error as Error).message }, 'sync stream refused');
+        }
+      },
+      SYNC_STREAM_OPTIONS,
+    );
+    const federation = new Federation(node, hub, log.child({ component: 'federation' }));
+    let relay!: Relay;
+    const http = createHttpServer({
+      school: { id: keys.schoolId, name: keys.schoolName, root: toBase64Url(keys.rootPublicKey) },
+      partners: config.federation.partners.map((p) => ({ name: p.name, root: p.root })),
+      enrollment,
+      metrics,
+      adminToken: keys.adminToken,
+      webRoot: config.webRoot,
+      log: log.child({ component: 'http' }),
+      relayAddrs: () => relay.addresses(),
+      health: () => relay.health(),
+      refreshMetrics: () => relay.refreshMetrics(),
+      revoke: async (devices) => {
+        await enrollment.revoke(devices);
+        const dropped = await hub.recheck();
+        log.warn({ devices, dropped }, 'devices revoked');
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', reject);
+      http.listen(config.httpPort, config.host, () => {
+        http.off('error', reject);
+        resolve();
+      });
+    });
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation);
+    await relay.sweep();
+    federation.start(config.federation.partners);
+    relay.timers.push(setInterval(() => void relay.sweep(), config.retention.sweepMinutes * 60_000));
+    relay.timers.push(setInterval(() => void hub.recheck(), config.recheckSeconds * 1000));
+    for (const t of relay.timers) t.unref();
+    log.info({ http: relay.httpUrl(), libp2p: node.getMultiaddrs().map(String), partners: config.federation.partners.length }, 'relay started');
+    return relay;
+  }
+
+  httpUrl(): string {
+    const a = this.http.address() as AddressInfo;
+    const host = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+    return `http://${host}:${a.port}`;
+  }
+
+  addresses(): { peerId: string; ws: string[]; tcp: string[] } {
+    const all = this.node.getMultiaddrs().map(String);
+    return { peerId: this.node.peerId.toString(), ws: all.filter((a) => a.includes('/ws')), tcp: all.filter((a) => !a.includes('/ws')) };
+  }
+
+  health(): Record<string, unknown> {
+    const peers = this.hub.peers();
+    return {
+      status: 'ok',
+      school: { id: this.keys.schoolId, name: this.keys.schoolName },
+      peerId: this.node.peerId.toString(),
+      uptimeSeconds: Math.round((Date.now() - this.startedAt) / 1000),
+      sessions: { devices: peers.filter((p) => p.kind === 'device').length, relays: peers.filter((p) => p.kind === 'relay').length },
+      groups: this.replica.groups().length,
+    };
+  }
+
+  /** Deletes buckets past their group's retention (at start-up and every sweepMinutes). */
+  async sweep(): Promise<number> {
+    try {
+      const removed = await this.replica.expire();
+      if (removed.length > 0) {
+        this.metrics.expiredBuckets.inc(removed.length);
+        this.log.info({ buckets: removed.length }, 'retention: expired buckets deleted');
+      }
+      return removed.length;
+    } catch (error) {
+      this.log.error({ err: error }, 'retention sweep failed');
+      return 0;
+    }
+  }
+
+  async refreshMetrics(): Promise<void> {
+    this.metrics.groups.set(this.replica.groups().length);
+    this.metrics.storeBytes.set(await directoryBytes(join(this.config.dataDir, 'store')));
+  }
+
+  /** Revokes devices now: signed list, stored, sessions dropped. */
+  async revoke(devices: string[]): Promise<number> {
+    await this.enrollment.revoke(devices);
+    return this.hub.recheck();
+  }
+
+  /** Graceful stop: no new sessions, open sessions closed, the store closed after its last write. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      for (const t of this.timers) clearInterval(t);
+      this.federation.stop();
+      await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
+      this.hub.closeAll('relay shutting down');
+      const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
+      this.http.closeAllConnections();
+      await httpClosed;
+      await this.node.stop();
+      await this.replica.close();
+      this.log.info('relay stopped');
+    })();
+    return this.stopping;
+  }
+}
+
+async function directoryBytes(dir: string): Promise<number> {
+  let total = 0;
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    const s = await stat(join(dir, name)).catch(() => undefined);
+    if (s?.isFile()) total += s.size;
+  }
+  return total;
+}
