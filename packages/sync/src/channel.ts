@@ -1,4 +1,4 @@
-import { FrameReader, frame } from '@schoolmesh/wire';
+import { FrameReader, MAX_FRAME_BYTES, frame } from '@schoolmesh/wire';
 
 /**
  * The network seam: a bidirectional channel of whole frames. WebSockets deliver frames natively; byte streams
@@ -76,15 +76,22 @@ export interface ByteStream {
   onEnd(handler: (reason?: string) => void): void;
 }
 
-/** Frames over a byte stream: 4-byte length prefix, MAX_FRAME_BYTES enforced before allocation. */
+/**
+ * Frames over a byte stream: 4-byte length prefix, MAX_FRAME_BYTES enforced before allocation. Frames that arrive
+ * before the first onFrame handler is registered are kept and delivered to it (a transport may deliver data while
+ * the session is still being set up), and a close that happened before onClose is reported to late handlers.
+ */
 export function framedByteChannel(stream: ByteStream): FrameChannel {
   const reader = new FrameReader();
   const frameHandlers: ((f: Uint8Array) => void)[] = [];
   const closeHandlers: ((r?: string) => void)[] = [];
+  let early: Uint8Array[] | undefined = [];
   let closed = false;
+  let closeReason: string | undefined;
   const close = (reason?: string) => {
     if (closed) return;
     closed = true;
+    closeReason = reason;
     stream.end();
     for (const h of closeHandlers) h(reason);
   };
@@ -97,13 +104,29 @@ export function framedByteChannel(stream: ByteStream): FrameChannel {
       close((error as Error).message);
       return;
     }
+    if (early) {
+      early.push(...frames);
+      // A bounded wait: a session that never attaches should not let a peer fill memory.
+      if (early.reduce((n, f) => n + f.length, 0) > 4 * MAX_FRAME_BYTES) close('peer sent too much before the session started');
+      return;
+    }
     for (const f of frames) for (const h of frameHandlers) h(f);
   });
   stream.onEnd((reason) => close(reason));
   return {
     send: (f) => stream.write(frame(f)),
     close,
-    onFrame: (h) => frameHandlers.push(h),
-    onClose: (h) => closeHandlers.push(h),
+    onFrame: (h) => {
+      frameHandlers.push(h);
+      if (early) {
+        const pending = early;
+        early = undefined;
+        for (const f of pending) h(f);
+      }
+    },
+    onClose: (h) => {
+      closeHandlers.push(h);
+      if (closed) queueMicrotask(() => h(closeReason));
+    },
   };
 }
