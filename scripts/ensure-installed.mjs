@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 // Installs what `npm start` / `npm test` need on a fresh clone, and nothing when it is there already:
 // npm packages (npm ci when node_modules is missing or older than package-lock.json) and, for tests,
-// the Debian packages the suites drive (none yet in this phase; chromium and slapd join with the web and
-// directory suites). Keeps the README's two commands the only set-up there is.
+// the Debian packages the suites drive (Chromium for the web app's end-to-end tests, OpenLDAP's slapd for the
+// directory tests). Keeps the README's two commands the only set-up there is.
 import { execSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 
@@ -25,7 +25,11 @@ if (!installed) {
 }
 
 /** Debian packages the test suites need: binary to look for, and the package that provides it. */
-const debianForTests = [];
+const debianForTests = [
+  ['/usr/bin/chromium', 'chromium'],
+  ['/usr/sbin/slapd', 'slapd'],
+  ['/usr/bin/ldapsearch', 'ldap-utils'],
+];
 if (forTests) {
   const missing = debianForTests.filter(([bin]) => !existsSync(bin)).map(([, pkg]) => pkg);
   if (missing.length > 0) {
