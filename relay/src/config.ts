@@ -64,6 +64,11 @@ export const configSchema = z
         codeDays: z.number().int().positive().max(90).default(14),
         /** Days a device certificate is valid (devices renew before). */
         deviceCertDays: z.number().int().positive().max(365).default(30),
+        /**
+         * Failed sign-ins per minute from one address before it gets HTTP 429. A whole school may share one NAT
+         * address, and codes (75 random bits) cannot be guessed anyway, so this is generous.
+         */
+        failuresPerMinutePerAddress: z.number().int().positive().default(120),
       })
       .prefault({}),
     /** Directory with the built web app (web/dist); the relay serves it at /. */

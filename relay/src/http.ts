@@ -19,6 +19,7 @@ export interface HttpContext {
   metrics: RelayMetrics;
   adminToken: string;
   webRoot: string | undefined;
+  failuresPerMinutePerAddress: number;
   log: Logger;
   /** Multiaddrs devices dial (WebSockets for browsers, TCP for Node), with /p2p/. */
   relayAddrs(): { peerId: string; ws: string[]; tcp: string[] };
@@ -29,7 +30,6 @@ export interface HttpContext {
 }
 
 const MAX_BODY = 16 * 1024;
-const FAILED_ATTEMPTS_PER_MINUTE = 20;
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -61,7 +61,7 @@ export function createHttpServer(ctx: HttpContext): Server {
   const tooMany = (ip: string) => {
     const f = failures.get(ip);
     if (!f || Date.now() - f.since > 60_000) return false;
-    return f.count >= FAILED_ATTEMPTS_PER_MINUTE;
+    return f.count >= ctx.failuresPerMinutePerAddress;
   };
   const failed = (ip: string) => {
     const f = failures.get(ip);

@@ -6,8 +6,7 @@ import type { Libp2p } from '@libp2p/interface';
 import { SYNC_PROTOCOL, SYNC_STREAM_OPTIONS, libp2pPrivateKey, syncOverStream } from '@schoolmesh/net-libp2p';
 import { TrustStore, rootKeyOf } from '@schoolmesh/identity';
 import { Replica } from '@schoolmesh/replica';
-import type { StorageAdapter } from '@schoolmesh/storage';
-import { openLevelStorage } from '@schoolmesh/storage-level';
+import { type LevelStorageAdapter, openLevelStorage } from '@schoolmesh/storage-level';
 import type { LocalCredential } from '@schoolmesh/sync';
 import { toBase64Url } from '@schoolmesh/wire';
 import { type Logger, pino } from 'pino';
@@ -42,7 +41,7 @@ export class Relay {
     readonly config: RelayConfig,
     readonly keys: RelayKeys,
     readonly log: Logger,
-    readonly storage: StorageAdapter,
+    readonly storage: LevelStorageAdapter,
     readonly trust: TrustStore,
     readonly replica: Replica,
     readonly enrollment: Enrollment,
@@ -62,7 +61,7 @@ export class Relay {
     trust.addSchool(keys.rootPublicKey, keys.schoolName);
     for (const p of config.federation.partners) trust.addSchool(rootKeyOf(p.root)!, p.name);
     const replica = await Replica.open({ storage, trust, clock, log: (level, message) => log[level]({ component: 'replica' }, message) });
-    const enrollment = await Enrollment.open(storage, keys, trust, { ...config.enrollment, clock });
+    const enrollment = await Enrollment.open(storage, keys, trust, { codeDays: config.enrollment.codeDays, deviceCertDays: config.enrollment.deviceCertDays, clock });
     for (const a of options.authenticators ?? []) enrollment.addAuthenticator(a);
     const metrics = new RelayMetrics();
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
@@ -90,6 +89,7 @@ export class Relay {
       metrics,
       adminToken: keys.adminToken,
       webRoot: config.webRoot,
+      failuresPerMinutePerAddress: config.enrollment.failuresPerMinutePerAddress,
       log: log.child({ component: 'http' }),
       relayAddrs: () => relay.addresses(),
       health: () => relay.health(),
@@ -147,6 +147,8 @@ export class Relay {
       if (removed.length > 0) {
         this.metrics.expiredBuckets.inc(removed.length);
         this.log.info({ buckets: removed.length }, 'retention: expired buckets deleted');
+        // LevelDB keeps deleted values on disk until a compaction rewrites their files: expired ciphertext must go.
+        await this.storage.compact();
       }
       return removed.length;
     } catch (error) {

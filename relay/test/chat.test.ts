@@ -48,13 +48,16 @@ describe('two devices chat through a relay', () => {
     for (let i = 0; i < 20; i++) await (await teacher.engine.post(group, { text: `Hausaufgabe ${i + 1}` })).acked;
     await until(async () => (await ben.engine.messages(group)).length === 22, 20_000, 'ben has 22');
 
-    // Mia was offline for all of it.
-    await mia.online();
+    // Mia was offline for all of it; she comes back over WebSockets, as a browser does.
+    await mia.online(relay, 'ws');
     await until(() => mia.engine.canRead(group), 20_000, 'mia can read');
     await until(async () => (await mia.engine.messages(group)).length === 22, 20_000, 'mia caught up');
     const live = (await ben.engine.messages(group)).map((m) => [m.key, m.author, m.text]);
     const caughtUp = (await mia.engine.messages(group)).map((m) => [m.key, m.author, m.text]);
     expect(caughtUp).toEqual(live);
+    // And live again, from the WebSocket device to the TCP ones.
+    await (await mia.engine.post(group, { text: 'Bin wieder da' })).acked;
+    await until(async () => (await teacher.engine.messages(group)).some((m) => m.text === 'Bin wieder da'), 20_000, 'teacher sees mia');
     expect(await relay.metrics()).toMatch(/schoolmesh_entries_stored_total \d+/);
   });
 });

@@ -1,5 +1,5 @@
 import { generateAgreementKeyPair, generateSigningKeyPair } from '@schoolmesh/crypto';
-import { type DeviceIdentity, TrustStore, decodeDeviceCertificate, deviceIdentity, rootKeyOf } from '@schoolmesh/identity';
+import { type DeviceIdentity, TrustStore, decodeDeviceCertificate, decodeRevocationList, deviceIdentity, rootKeyOf } from '@schoolmesh/identity';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 
 /** What a relay tells about itself (GET /api/school, and with every enrollment). */
@@ -67,4 +67,18 @@ export function trustFor(info: SchoolInfo, clock: () => number = Date.now): Trus
     if (key) trust.addSchool(key, p.name);
   }
   return trust;
+}
+
+/**
+ * Fetches the school's signed revocation list from its relay and applies it to the trust store (the list's
+ * signature and school are checked there; an older list than the one held is ignored). Returns how many devices
+ * the school has revoked, 0 when it has revoked none.
+ */
+export async function refreshRevocations(httpUrl: string, trust: TrustStore): Promise<number> {
+  const response = await fetch(new URL('/api/revocations', httpUrl));
+  if (response.status === 404) return 0;
+  if (!response.ok) throw new EnrollError('error', `revocation list: HTTP ${response.status}`, response.status);
+  const list = decodeRevocationList(new Uint8Array(await response.arrayBuffer()));
+  await trust.applyRevocationList(list);
+  return list.revokedDevices.length;
 }

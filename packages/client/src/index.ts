@@ -1,1 +1,1 @@
-export { type Credentials, EnrollError, type SchoolInfo, enroll, schoolInfo, trustFor } from './enroll.ts';
+export { type Credentials, EnrollError, type SchoolInfo, enroll, refreshRevocations, schoolInfo, trustFor } from './enroll.ts';

@@ -16,7 +16,7 @@ export interface RelayDevice {
   engine: Engine;
   connection: RelayConnection | undefined;
   /** Connects (or reconnects) to a relay and waits until caught up. */
-  online(relay?: RelayProcess): Promise<void>;
+  online(relay?: RelayProcess, transport?: 'tcp' | 'ws'): Promise<void>;
   offline(): Promise<void>;
   close(): Promise<void>;
 }
@@ -37,10 +37,10 @@ export async function enrolledDevice(relay: RelayProcess, account: string, role:
     storage,
     engine,
     connection: undefined,
-    async online(r = home) {
+    async online(r = home, transport: 'tcp' | 'ws' = 'tcp') {
       home = r;
       await device.offline();
-      device.connection = await connectToRelay(engine, identity, r.info.relay, { loopbackOnly: true });
+      device.connection = await connectToRelay(engine, identity, r.info.relay, { loopbackOnly: true, transport });
       await device.connection.link.caughtUp();
     },
     async offline() {
