@@ -9,6 +9,8 @@ const partner = z.object({
   root: z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a base64url Ed25519 public key (43 characters)'),
   /** Multiaddrs of the partner relay, each ending in /p2p/<peer id>. */
   addrs: z.array(z.string().startsWith('/')).min(1),
+  /** The partner relay's HTTP base URL: its signed revocation list is fetched from `<http>/api/revocations`. */
+  http: z.url().optional(),
 });
 
 export const configSchema = z
@@ -55,6 +57,8 @@ export const configSchema = z
         fsync: z.boolean().default(true),
       })
       .prefault({}),
+    /** How often partner schools' revocation lists are fetched (their `http`). */
+    partnerRevocationMinutes: z.number().positive().default(5),
     /** How often live sessions are re-checked against revocation and certificate expiry. */
     recheckSeconds: z.number().positive().default(5),
     federation: z.object({ partners: z.array(partner).default([]) }).prefault({}),

@@ -1,6 +1,7 @@
 import type { Libp2p } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { RelayLink, rawKeyOfPeer } from '@schoolmesh/net-libp2p';
+import { type TrustStore, decodeRevocationList } from '@schoolmesh/identity';
 import { toBase64Url } from '@schoolmesh/wire';
 import type { Logger } from 'pino';
 import type { PartnerConfig } from './config.ts';
@@ -50,6 +51,30 @@ export class Federation {
   stop(): void {
     for (const l of this.links) l.stop();
     this.links.length = 0;
+  }
+
+  /**
+   * Fetches each partner's signed revocation list (from its `http` base URL) and applies it: the trust store checks
+   * the list's signature against the partner's root, so a wrong or hostile answer changes nothing. Returns how many
+   * lists were applied; a partner that cannot be reached is logged and tried again next time.
+   */
+  async refreshRevocations(partners: readonly PartnerConfig[], trust: TrustStore): Promise<number> {
+    let applied = 0;
+    for (const p of partners) {
+      if (!p.http) continue;
+      try {
+        const response = await fetch(new URL('/api/revocations', p.http), { signal: AbortSignal.timeout(10_000) });
+        if (response.status === 404) continue;
+        if (!response.ok) throw new Error(`HTTP ${response.status}`);
+        const list = decodeRevocationList(new Uint8Array(await response.arrayBuffer()));
+        if (list.school !== p.root) throw new Error('the list is for another school');
+        await trust.applyRevocationList(list);
+        applied++;
+      } catch (error) {
+        this.log.warn({ partner: p.name, reason: (error as Error).message }, 'partner revocation list not fetched');
+      }
+    }
+    return applied;
   }
 }
 

@@ -44,15 +44,21 @@ export class SessionHub {
     return [...this.live].flatMap((l) => (l.session.peer ? [l.session.peer] : []));
   }
 
-  /** Runs a sync session over a channel whose transport authenticated `transportKey`. */
-  open(channel: FrameChannel, transportKey: Uint8Array, origin: 'inbound' | 'outbound'): SyncSession {
+  /**
+   * Runs a sync session over a channel whose transport authenticated `transportKey`. `onAdmitted` is called once
+   * the peer's HELLO showed a credential the relay admits (before its AUTH).
+   */
+  open(channel: FrameChannel, transportKey: Uint8Array, origin: 'inbound' | 'outbound', onAdmitted?: () => void): SyncSession {
     const { replica, metrics, log } = this.opts;
     const live: Live = { session: undefined as unknown as SyncSession, origin };
     const session = new SyncSession({
       channel,
       replica: this.limited(),
       credential: this.opts.credential,
-      verifier: admissionVerifier(this.opts.trust, transportKey, (a) => (live.admitted = a)),
+      verifier: admissionVerifier(this.opts.trust, transportKey, (a) => {
+        live.admitted = a;
+        onAdmitted?.();
+      }),
       agent: 'schoolmesh-relay',
       onEntries: (entries, from) => this.forward(live, entries, from),
       onMembership: (group, ops) => {

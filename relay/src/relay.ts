@@ -20,6 +20,9 @@ import { RelayMetrics } from './metrics.ts';
 import { createRelayNode } from './node.ts';
 import { DeviceRateLimiter } from './rate-limit.ts';
 
+/** Bytes a peer may send before its credential is admitted: a HELLO (certificate ≤ 8 KiB) and an AUTH, framed. */
+const PRE_ADMISSION_BYTES = 16 * 1024;
+
 export interface RelayOptions {
   logger?: Logger;
   clock?: () => number;
@@ -73,7 +76,17 @@ export class Relay {
       (stream, connection) => {
         try {
           const opened = syncOverStream(stream, connection);
-          hub.open(opened.channel, opened.remoteKey, 'inbound');
+          // Until its HELLO shows an admitted credential, a peer may send only that HELLO and its AUTH: without
+          // this cap, anyone could make the relay buffer a 4 MiB partial frame on every stream it opens.
+          let admitted = false;
+          let before = 0;
+          const cap = (event: { data: { byteLength: number } }) => {
+            if (admitted) return stream.removeEventListener('message', cap);
+            before += event.data.byteLength;
+            if (before > PRE_ADMISSION_BYTES) stream.abort(new Error('too much data before a credential was shown'));
+          };
+          stream.addEventListener('message', cap);
+          hub.open(opened.channel, opened.remoteKey, 'inbound', () => (admitted = true));
         } catch (error) {
           log.info({ reason: (error as Error).message }, 'sync stream refused');
         }
@@ -110,6 +123,11 @@ export class Relay {
     relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation);
     await relay.sweep();
     federation.start(config.federation.partners);
+    const refreshPartners = async () => {
+      if ((await federation.refreshRevocations(config.federation.partners, trust)) > 0) await hub.recheck();
+    };
+    await refreshPartners();
+    relay.timers.push(setInterval(() => void refreshPartners(), config.partnerRevocationMinutes * 60_000));
     relay.timers.push(setInterval(() => void relay.sweep(), config.retention.sweepMinutes * 60_000));
     relay.timers.push(setInterval(() => void hub.recheck(), config.recheckSeconds * 1000));
     for (const t of relay.timers) t.unref();

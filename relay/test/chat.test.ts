@@ -2,6 +2,7 @@
  * Devices chat through a real relay process over libp2p (TCP, Noise, yamux) on loopback: live, and a device that
  * was offline catches up to exactly what the live device saw.
  */
+import { epochIdOf } from '@schoolmesh/replica';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayDevice, enrolledDevice, until } from './support/devices.ts';
 import { type RelayProcess, removeSetup, setupRelay, startRelay } from './support/relay-process.ts';
@@ -38,7 +39,7 @@ describe('two devices chat through a relay', () => {
 
   it('delivers live, and an offline device catches up to the same messages', async () => {
     // Ben's device joins the group by itself and gets the key from the teacher's device, all through the relay.
-    await until(() => ben.engine.canRead(group), 20_000, 'ben can read');
+    await until(() => !!ben.engine.state(group)?.currentEpoch && ben.engine.holdsKey(group, epochIdOf(ben.engine.state(group)!.currentEpoch!)), 20_000, 'ben holds the key');
     const first = await teacher.engine.post(group, { text: 'Guten Morgen, 7a!' });
     await first.acked;
     await until(async () => (await ben.engine.messages(group)).some((m) => m.text === 'Guten Morgen, 7a!'), 20_000, 'ben sees the post');

@@ -4,7 +4,13 @@
  * gets nothing more.
  */
 import { createServer } from 'node:net';
-import { peerIdOfKey } from '@schoolmesh/net-libp2p';
+import { TrustStore } from '@schoolmesh/identity';
+import { dialSync, libp2pPrivateKey, peerIdOfKey } from '@schoolmesh/net-libp2p';
+import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
+import { Replica, epochIdOf } from '@schoolmesh/replica';
+import { MemoryStorage } from '@schoolmesh/storage';
+import { SyncSession } from '@schoolmesh/sync';
+import { multiaddr } from '@multiformats/multiaddr';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayDevice, enrolledDevice, until } from './support/devices.ts';
 import { type RelayProcess, type RelaySetup, removeSetup, rewriteConfig, setupRelay, startRelay } from './support/relay-process.ts';
@@ -22,7 +28,13 @@ async function freePort(): Promise<number> {
 
 function partnerOf(setup: RelaySetup, name: string) {
   const peerId = peerIdOfKey(setup.keys.authority.publicKey).toString();
-  return { name, root: setup.keys.schoolId, addrs: [`/ip4/127.0.0.1/tcp/${setup.config.tcpPort}/p2p/${peerId}`] };
+  return { name, root: setup.keys.schoolId, addrs: [`/ip4/127.0.0.1/tcp/${setup.config.tcpPort}/p2p/${peerId}`], http: `http://127.0.0.1:${setup.config.httpPort}` };
+}
+
+/** The device is listed in the group and holds the current epoch key (it can read and write). */
+function holdsCurrentKey(d: RelayDevice, group: string): boolean {
+  const epoch = d.engine.state(group)?.currentEpoch;
+  return !!epoch && d.engine.canRead(group) && d.engine.holdsKey(group, epochIdOf(epoch));
 }
 
 const texts = async (d: RelayDevice, group: string) => (await d.engine.messages(group)).map((m) => m.text).sort();
@@ -39,8 +51,8 @@ describe('federation of two schools', () => {
   let group: string;
 
   beforeAll(async () => {
-    setupA = await setupRelay('Gymnasium Nord', { tcpPort: await freePort() });
-    setupB = await setupRelay('Realschule Süd', { tcpPort: await freePort() });
+    setupA = await setupRelay('Gymnasium Nord', { tcpPort: await freePort(), httpPort: await freePort(), partnerRevocationMinutes: 0.02 });
+    setupB = await setupRelay('Realschule Süd', { tcpPort: await freePort(), httpPort: await freePort(), partnerRevocationMinutes: 0.02 });
     await rewriteConfig(setupA, { federation: { partners: [partnerOf(setupB, 'Realschule Süd')] } });
     await rewriteConfig(setupB, { federation: { partners: [partnerOf(setupA, 'Gymnasium Nord')] } });
     [relayA, relayB] = await Promise.all([startRelay(setupA), startRelay(setupB)]);
@@ -67,7 +79,7 @@ describe('federation of two schools', () => {
       ],
     });
     await Promise.all([teacherA.online(), pupilA.online(), teacherB.online(), pupilB.online()]);
-    for (const d of [pupilA, teacherB, pupilB]) await until(() => d.engine.canRead(group), 30_000, `${d.account} can read`);
+    for (const d of [pupilA, teacherB, pupilB]) await until(() => holdsCurrentKey(d, group), 30_000, `${d.account} holds the key`);
     await (await teacherA.engine.post(group, { text: 'Willkommen im gemeinsamen Projekt!' })).acked;
     await (await pupilB.engine.post(group, { text: 'Hallo aus der Realschule' })).acked;
     await (await teacherB.engine.post(group, { text: 'Treffen am Donnerstag?' })).acked;
@@ -90,12 +102,44 @@ describe('federation of two schools', () => {
     for (const t of all) expect(t).toEqual(all[0]);
   });
 
+  it("a device the partner school revokes is dropped here too", async () => {
+    // A pupil of school B with a device of its own, connected straight to school A's relay (allowed: a device of a
+    // partner school, for the groups it shares).
+    const extra = await enrolledDevice(relayB, 'lea', 'pupil', 'Lea (Tablet)');
+    try {
+      await extra.online(relayA);
+      expect(extra.connection?.link.state).toBe('connected');
+      await relayB.revoke([extra.identity.id]);
+      // Relay A fetches B's signed list (every partnerRevocationMinutes) and drops the session.
+      await until(() => extra.connection?.link.state !== 'connected', 30_000, 'relay A drops the revoked partner device');
+      await until(() => relayA.logs.some((l) => l.includes('dropping session') && l.includes(extra.identity.id)), 30_000, 'relay A logs the drop');
+    } finally {
+      await extra.close();
+    }
+  });
+
   it('a partner removed from the config gets nothing more', async () => {
     await relayA.stop();
     await rewriteConfig(setupA, { federation: { partners: [] } });
     relayA = await startRelay(setupA);
     await Promise.all([teacherA.online(relayA), pupilA.online(relayA)]);
-    // Relay B still lists A and keeps dialling or accepting; A refuses its authority now.
+    // Whichever side used to dial, relay B's authority is refused by A now: try it explicitly, as relay B would.
+    const node = await createDeviceNode({ privateKey: await libp2pPrivateKey(setupB.keys.authority.seed), loopbackOnly: true });
+    try {
+      const trust = new TrustStore(Date.now);
+      trust.addSchool(setupA.keys.rootPublicKey);
+      trust.addSchool(setupB.keys.rootPublicKey);
+      const opened = await dialSync(node, relayA.info.relay.tcp.map((a) => multiaddr(a)));
+      const session = new SyncSession({
+        channel: opened.channel,
+        replica: await Replica.open({ storage: new MemoryStorage(), trust, clock: Date.now }),
+        credential: { kind: 'authority', bytes: setupB.keys.authorityCert.bytes, sign: (m) => setupB.keys.authority.sign(m) },
+        verifier: { verify: async () => { throw new Error('not needed'); } },
+      });
+      await expect(session.start()).rejects.toThrow();
+    } finally {
+      await node.stop();
+    }
     await until(() => relayA.logs.some((l) => l.includes('session refused')), 30_000, 'relay A refuses relay B');
     await (await teacherA.engine.post(group, { text: 'Nur noch für Schule A' })).acked;
     await until(async () => (await texts(pupilA, group)).includes('Nur noch für Schule A'), 20_000, 'pupil A sees it');

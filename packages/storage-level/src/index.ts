@@ -28,11 +28,20 @@ export interface LevelStorageOptions {
   sync?: boolean;
 }
 
+/** The LevelDB store: a StorageAdapter that can also compact itself. */
+export interface LevelStorageAdapter extends StorageAdapter {
+  /**
+   * Compacts the whole store: LevelDB keeps deleted and overwritten values in its log and table files until a
+   * compaction rewrites them, so call this after deleting what must not stay on disk (retention).
+   */
+  compact(): Promise<void>;
+}
+
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
 type LevelOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 /** Opens (creating if needed) a LevelDB store in `directory`. Only one process may open it at a time. */
-export async function openLevelStorage(directory: string, options?: LevelStorageOptions): Promise<StorageAdapter> {
+export async function openLevelStorage(directory: string, options?: LevelStorageOptions): Promise<LevelStorageAdapter> {
   const db: Db = new ClassicLevel<Uint8Array, Uint8Array>(directory, { keyEncoding: 'view', valueEncoding: 'view' });
   try {
     await db.open();
@@ -42,7 +51,7 @@ export async function openLevelStorage(directory: string, options?: LevelStorage
   return new LevelStorage(db, options?.sync ?? false);
 }
 
-class LevelStorage implements StorageAdapter {
+class LevelStorage implements LevelStorageAdapter {
   readonly #db: Db;
   readonly #sync: boolean;
   #closed = false;
@@ -114,6 +123,11 @@ class LevelStorage implements StorageAdapter {
       const keys = await this.#db.keys(prefixBounds(prefix)).all();
       return keys.map(decodeKey);
     });
+  }
+
+  compact(): Promise<void> {
+    // Every encoded key starts with a byte below 0xFF (lead bytes are 0x00–0xC0), so [], [FF] covers them all.
+    return this.#read('compact', () => {}, () => this.#db.compactRange(new Uint8Array(0), Uint8Array.of(0xff)));
   }
 
   async close(): Promise<void> {
