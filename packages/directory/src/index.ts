@@ -1,0 +1,10 @@
+export * from './model.ts';
+export * from './plan.ts';
+export * from './apply.ts';
+export * from './csv.ts';
+export * from './escape.ts';
+export * from './ldap/config.ts';
+export { globMatch, isLocked } from './ldap/connection.ts';
+export * from './ldap/read.ts';
+export * from './ldap/limiter.ts';
+export * from './ldap/authenticator.ts';
