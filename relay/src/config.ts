@@ -75,6 +75,12 @@ export const configSchema = z
         failuresPerMinutePerAddress: z.number().int().positive().default(120),
       })
       .prefault({}),
+    /**
+     * The school's LDAP directory for password sign-in (`@schoolmesh/directory`: url, startTls, bindDn,
+     * bindPassword or bindPasswordFile, preset, mapping overrides, login limits). Checked at start by the directory
+     * package's own schema, whose errors name the field.
+     */
+    directory: z.record(z.string(), z.unknown()).optional(),
     /** Directory with the built web app (web/dist); the relay serves it at /. */
     webRoot: z.string().optional(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),

@@ -31,7 +31,8 @@ export interface EnrolledAccount {
  */
 export interface AccountAuthenticator {
   readonly name: string;
-  authenticate(username: string, password: string): Promise<EnrolledAccount | undefined>;
+  /** `context.address`: the client's address, for per-address limits. */
+  authenticate(username: string, password: string, context?: { address?: string }): Promise<EnrolledAccount | undefined>;
 }
 
 export class EnrollmentError extends Error {
@@ -165,13 +166,15 @@ export class Enrollment {
     username: string,
     password: string,
     keys: { deviceKey: Uint8Array; agreementKey: Uint8Array; displayName?: string },
+    context: { address?: string } = {},
   ): Promise<DeviceCertificate> {
     const authenticator = this.authenticators.get(method);
     if (!authenticator) throw new EnrollmentError('bad-request', `no sign-in method "${method}" here`);
     let account: EnrolledAccount | undefined;
     try {
-      account = await authenticator.authenticate(username, password);
+      account = await authenticator.authenticate(username, password, context);
     } catch (error) {
+      if ((error as { code?: unknown }).code === 'too-many-attempts') throw new EnrollmentError('too-many-attempts', (error as Error).message);
       throw new EnrollmentError('unavailable', `the directory cannot be reached: ${(error as Error).message}`);
     }
     if (!account) throw new EnrollmentError('wrong-credentials', 'user name or password is wrong');

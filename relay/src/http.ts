@@ -96,7 +96,7 @@ export function createHttpServer(ctx: HttpContext): Server {
         let cert: DeviceCertificate;
         if (typeof body.code === 'string') cert = await ctx.enrollment.redeemCode(body.code, keys);
         else if (typeof body.method === 'string' && typeof body.username === 'string' && typeof body.password === 'string')
-          cert = await ctx.enrollment.redeemPassword(body.method, body.username, body.password, keys);
+          cert = await ctx.enrollment.redeemPassword(body.method, body.username, body.password, keys, { address: ip });
         else throw new HttpError(400, 'send a code, or a method with username and password', 'bad-request');
         ctx.log.info({ account: cert.account, device: toBase64Url(cert.deviceKey) }, 'device enrolled');
         json(res, 200, { certificate: toBase64Url(cert.bytes), school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs() });

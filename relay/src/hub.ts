@@ -29,6 +29,13 @@ export interface HubOptions {
  */
 export class SessionHub {
   private readonly live = new Set<Live>();
+  /**
+   * Authenticated sessions by device id, and those of partner relays: forwarding looks up the devices of an entry's
+   * group instead of asking every session, and the sessions-per-device check is one lookup. With thousands of
+   * sessions a scan per post (or per new session) was the relay's largest cost of its own (docs/benchmarks.md).
+   */
+  private readonly byDevice = new Map<string, Set<Live>>();
+  private readonly relays = new Set<Live>();
 
   constructor(private readonly opts: HubOptions) {
     opts.replica.on((event) => {
@@ -70,6 +77,10 @@ export class SessionHub {
     this.live.add(live);
     session.onClose((reason) => {
       this.live.delete(live);
+      this.relays.delete(live);
+      const peerId = session.peer?.id;
+      const mine = peerId === undefined ? undefined : this.byDevice.get(peerId);
+      if (mine?.delete(live) && mine.size === 0) this.byDevice.delete(peerId!);
       if (live.admitted) {
         metrics.connections.dec({ kind: live.admitted.peer.kind });
         if (live.admitted.peer.kind === 'relay') metrics.federationLinks.dec();
@@ -82,9 +93,17 @@ export class SessionHub {
         metrics.connections.inc({ kind: peer.kind });
         if (peer.kind === 'relay') metrics.federationLinks.inc();
         log.info({ peer: peer.id, kind: peer.kind, account: peer.account, school: peer.school, origin }, 'session open');
-        if (peer.kind === 'device') {
-          const mine = [...this.live].filter((l) => l.session.peer?.id === peer.id);
-          if (mine.length > this.opts.sessionsPerDevice) mine[0]!.session.close('too many sessions for one device');
+        if (session.isClosed) return;
+        if (peer.kind === 'relay') this.relays.add(live);
+        else {
+          let mine = this.byDevice.get(peer.id);
+          if (!mine) {
+            mine = new Set();
+            this.byDevice.set(peer.id, mine);
+          }
+          mine.add(live);
+          // The oldest session goes (a Set iterates in insertion order).
+          if (mine.size > this.opts.sessionsPerDevice) mine.values().next().value!.session.close('too many sessions for one device');
         }
         metrics.groups.set(replica.groups().length);
       })
@@ -97,11 +116,26 @@ export class SessionHub {
 
   private forward(from: Live, entries: Entry[], _peer: PeerInfo): void {
     const { replica, metrics } = this.opts;
-    for (const other of this.live) {
-      if (other === from || !other.session.peer) continue;
-      const peer = other.session.peer;
-      const readable = entries.filter((e) => replica.mayRead(peer, e.group));
-      if (readable.length === 0) continue;
+    // Who may read: the devices of each entry's group that have a session here, and partner relays; the replica
+    // still decides every case (mayRead), the index only spares asking sessions that cannot be readers.
+    const readers = new Map<Live, Set<string>>();
+    const allow = (other: Live, group: string) => {
+      if (other === from || !other.session.peer || !replica.mayRead(other.session.peer, group)) return;
+      let groups = readers.get(other);
+      if (!groups) {
+        groups = new Set();
+        readers.set(other, groups);
+      }
+      groups.add(group);
+    };
+    for (const group of new Set(entries.map((e) => e.group))) {
+      const state = replica.state(group);
+      if (!state) continue;
+      for (const device of state.devices.keys()) for (const other of this.byDevice.get(device) ?? []) allow(other, group);
+      for (const other of this.relays) allow(other, group);
+    }
+    for (const [other, groups] of readers) {
+      const readable = entries.filter((e) => groups.has(e.group));
       const started = performance.now();
       other.session.pushEntries(readable).then(
         () => {

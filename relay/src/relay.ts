@@ -1,16 +1,17 @@
-import { readdir, stat } from 'node:fs/promises';
+import { readFile, readdir, stat } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
 import { SYNC_PROTOCOL, SYNC_STREAM_OPTIONS, libp2pPrivateKey, syncOverStream } from '@schoolmesh/net-libp2p';
+import { LdapAuthenticator } from '@schoolmesh/directory';
 import { TrustStore, rootKeyOf } from '@schoolmesh/identity';
 import { Replica } from '@schoolmesh/replica';
 import { type LevelStorageAdapter, openLevelStorage } from '@schoolmesh/storage-level';
 import type { LocalCredential } from '@schoolmesh/sync';
 import { toBase64Url } from '@schoolmesh/wire';
 import { type Logger, pino } from 'pino';
-import type { RelayConfig } from './config.ts';
+import { ConfigError, type RelayConfig } from './config.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
 import { Federation } from './federation.ts';
 import { createHttpServer } from './http.ts';
@@ -66,6 +67,7 @@ export class Relay {
     const replica = await Replica.open({ storage, trust, clock, log: (level, message) => log[level]({ component: 'replica' }, message) });
     const enrollment = await Enrollment.open(storage, keys, trust, { codeDays: config.enrollment.codeDays, deviceCertDays: config.enrollment.deviceCertDays, clock });
     for (const a of options.authenticators ?? []) enrollment.addAuthenticator(a);
+    if (config.directory) enrollment.addAuthenticator(await ldapAuthenticator(config, log));
     const metrics = new RelayMetrics();
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
     const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
@@ -201,6 +203,22 @@ export class Relay {
       this.log.info('relay stopped');
     })();
     return this.stopping;
+  }
+}
+
+/** The LDAP password sign-in from the config's `directory` section (a bind password may come from a file). */
+async function ldapAuthenticator(config: RelayConfig, log: Logger): Promise<AccountAuthenticator> {
+  const settings: Record<string, unknown> = { ...config.directory };
+  if (typeof settings.bindPasswordFile === 'string') {
+    settings.bindPassword = (await readFile(resolve(config.dataDir, settings.bindPasswordFile), 'utf8')).trim();
+    delete settings.bindPasswordFile;
+  }
+  try {
+    return new LdapAuthenticator(settings, {
+      onRefusal: (reason, username, address) => log.info({ component: 'ldap', reason, username, address }, 'sign-in refused'),
+    });
+  } catch (error) {
+    throw new ConfigError(`invalid relay config: directory: ${(error as Error).message}`);
   }
 }
 
