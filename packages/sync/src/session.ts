@@ -58,7 +58,18 @@ interface OutgoingBatch {
   id: number;
   entries: Entry[];
   waiters: { resolve: () => void; reject: (e: Error) => void }[];
+  /** Ciphertext bytes, for the cap on what waits to be sent. */
+  bytes: number;
+  /** The last batch of a VECTOR's answer names it: once it is sent, the same bucket may be asked again. */
+  answers?: string;
 }
+
+/**
+ * Most ciphertext bytes waiting to be sent (beyond the window in flight). A peer that keeps asking (VECTOR) or is
+ * pushed to faster than it acknowledges would otherwise make this side hold without bound; past it, the session
+ * ends with ERROR 6 (RateLimited). Far above any honest catch-up of text chats.
+ */
+export const MAX_QUEUED_BYTES = 128 * 1024 * 1024;
 
 /**
  * One sync session over one channel: handshake, membership and catch-up by version vectors, then live push.
@@ -82,6 +93,9 @@ export class SyncSession {
   private rejectReady!: (e: Error) => void;
   private nextBatch = 1;
   private readonly outgoing: OutgoingBatch[] = [];
+  private queuedBytes = 0;
+  /** (group, bucket) whose VECTOR answer still waits in `outgoing`: a repeated VECTOR for it is answered empty. */
+  private readonly answering = new Set<string>();
   private readonly inFlight = new Map<number, OutgoingBatch>();
   private vectorsSent = 0;
   private readonly summarized = new Set<string>();
@@ -205,6 +219,8 @@ export class SyncSession {
     for (const batch of [...this.inFlight.values(), ...this.outgoing]) for (const w of batch.waiters) w.reject(error);
     this.inFlight.clear();
     this.outgoing.length = 0;
+    this.queuedBytes = 0;
+    this.answering.clear();
     for (const h of this.closeHandlers) h(reason);
   }
 
@@ -290,10 +306,16 @@ export class SyncSession {
           this.summarized.delete(m.group);
           return;
         }
+        // The same bucket asked again while the first answer still waits to be sent: that answer will bring it.
+        const key = `${m.group}\u0000${m.bucket}`;
+        if (this.answering.has(key)) {
+          this.send({ type: 'plan', group: m.group, bucket: m.bucket, count: 0 });
+          return;
+        }
         const theirs: VersionVector = new Map(m.vector.map((v) => [v.author, v.seq]));
         const entries = await replica.entriesFor(m.group, m.bucket, theirs);
         this.send({ type: 'plan', group: m.group, bucket: m.bucket, count: entries.length });
-        if (entries.length > 0) this.enqueue(entries);
+        if (entries.length > 0) this.enqueue(entries, undefined, key);
         return;
       }
       case 'plan':
@@ -408,7 +430,7 @@ export class SyncSession {
    * Splits entries into ENTRIES messages by size, never inside a chain run: a stored run carries a signature only
    * on its last entry, so its parts could not be verified apart.
    */
-  private enqueue(entries: Entry[], waiter?: OutgoingBatch['waiters'][number]): void {
+  private enqueue(entries: Entry[], waiter?: OutgoingBatch['waiters'][number], answers?: string): void {
     const { batchEntries, batchBytes } = this.opts;
     let current: OutgoingBatch | undefined;
     let bytes = 0;
@@ -421,11 +443,15 @@ export class SyncSession {
         j++;
       }
       if (!current || (current.entries.length > 0 && (current.entries.length + (j - i) > batchEntries || bytes + runBytes > batchBytes))) {
-        current = { id: 0, entries: [], waiters: [] };
+        current = { id: 0, entries: [], waiters: [], bytes: 0 };
         this.outgoing.push(current);
         bytes = 0;
       }
-      for (let k = i; k < j; k++) current.entries.push(entries[k]!);
+      for (let k = i; k < j; k++) {
+        current.entries.push(entries[k]!);
+        current.bytes += entries[k]!.ciphertext.length;
+      }
+      this.queuedBytes += runBytes - 150 * (j - i);
       bytes += runBytes;
       i = j;
     }
@@ -433,12 +459,22 @@ export class SyncSession {
       if (current) current.waiters.push(waiter);
       else waiter.resolve();
     }
+    if (current && answers) {
+      current.answers = answers;
+      this.answering.add(answers);
+    }
+    if (this.queuedBytes > MAX_QUEUED_BYTES) {
+      this.fail(ErrorCode.RateLimited, `more than ${MAX_QUEUED_BYTES} bytes wait for the peer: it asks or is sent faster than it acknowledges`);
+      return;
+    }
     this.pump();
   }
 
   private pump(): void {
     while (!this.closed && this.inFlight.size < this.opts.window && this.outgoing.length > 0) {
       const batch = this.outgoing.shift()!;
+      this.queuedBytes -= batch.bytes;
+      if (batch.answers) this.answering.delete(batch.answers);
       batch.id = this.nextBatch++;
       this.inFlight.set(batch.id, batch);
       this.send({ type: 'entries', batch: batch.id, entries: batch.entries });
