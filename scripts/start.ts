@@ -160,7 +160,7 @@ for (const r of running) {
       if (e.type !== 'messages') return;
       void engine.messages(e.group, e.bucket).then((msgs) => {
         const state = engine.state(e.group);
-        if (!state || state.members.get(me) !== 'owner') return;
+        if (state?.members.get(me) !== 'owner') return;
         for (const msg of msgs) {
           if (seen.has(msg.key)) continue;
           seen.add(msg.key);
