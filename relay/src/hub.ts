@@ -1,7 +1,7 @@
 import type { Entry } from '@schoolmesh/entries';
 import type { TrustStore } from '@schoolmesh/identity';
 import type { Replica } from '@schoolmesh/replica';
-import { type FrameChannel, type LocalCredential, type PeerInfo, type SyncReplica, SyncSession } from '@schoolmesh/sync';
+import { ErrorCode, type FrameChannel, type LocalCredential, type PeerInfo, type SyncReplica, SyncSession } from '@schoolmesh/sync';
 import type { Logger } from 'pino';
 import { type Admitted, admissionVerifier, stillAdmitted } from './admission.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -192,7 +192,7 @@ export class SessionHub {
         dropped++;
         this.opts.metrics.refused.inc({ reason: 'recheck' });
         this.opts.log.warn({ peer: l.admitted.peer.id, reason: (error as Error).message }, 'dropping session');
-        l.session.close(`no longer admitted: ${(error as Error).message}`);
+        l.session.refuse(ErrorCode.Unauthenticated, `no longer admitted: ${(error as Error).message}`);
       }
     }
     return dropped;

@@ -210,6 +210,15 @@ export class SyncSession {
     this.handleClose(reason);
   }
 
+  /**
+   * Ends the session telling the peer why with an ERROR message (for example ERROR 3 when its credential was
+   * revoked), so that it can tell a refusal from a lost connection.
+   */
+  refuse(code: number, message: string): void {
+    if (this.closed) return;
+    this.fail(code, message);
+  }
+
   private handleClose(reason: string): void {
     if (this.closed) return;
     this.closed = true;
