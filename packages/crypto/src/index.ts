@@ -5,7 +5,9 @@
 export { CryptoError, type CryptoErrorCode } from './errors.ts';
 export { type Backend, cryptoBackends, useNobleFallback } from './backend.ts';
 export {
+  clearVerificationCaches,
   generateSigningKeyPair,
+  signatureVerifications,
   SIGNATURE_BYTES,
   SIGNING_PUBLIC_KEY_BYTES,
   SIGNING_SEED_BYTES,
