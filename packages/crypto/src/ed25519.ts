@@ -4,6 +4,7 @@ import { ed25519Backend, ed25519Pkcs8, subtle } from './backend.ts';
 import { buf, keyOf } from './bytes.ts';
 import { CryptoError } from './errors.ts';
 import { randomBytes, sha256 } from './hash.ts';
+import { verifyOnPool } from './verify-pool.ts';
 
 export const SIGNATURE_BYTES = 64;
 export const SIGNING_PUBLIC_KEY_BYTES = 32;
@@ -140,6 +141,9 @@ async function verifyUncached(publicKey: Uint8Array, message: Uint8Array, signat
   verificationCount++;
   try {
     if ((await ed25519Backend()) === 'noble') return ed25519.verify(signature, message, publicKey, NOBLE_VERIFY);
+    // Node: batched on worker threads (verify-pool.ts); undefined where there is no pool.
+    const pooled = await verifyOnPool(publicKey, message, signature);
+    if (pooled !== undefined) return pooled;
     return await subtle()!.verify(ED25519, await verifyKey(publicKey), buf(signature), buf(message));
   } catch {
     return false;
