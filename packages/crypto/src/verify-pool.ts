@@ -21,6 +21,7 @@ interface NodeWorker {
   postMessage(value: unknown, transfer?: readonly ArrayBuffer[]): void;
   on(event: 'message', listener: (value: { id: number; results: Uint8Array }) => void): void;
   on(event: 'error' | 'exit', listener: (value: unknown) => void): void;
+  ref(): void;
   unref(): void;
   terminate(): Promise<number>;
 }
@@ -79,7 +80,9 @@ const MAX_BATCH = 512;
 
 class VerifyPool {
   private readonly workers: NodeWorker[] = [];
-  private readonly waiting = new Map<number, Job[]>();
+  /** Batches sent to each worker and not answered yet: a worker is ref'd exactly while it has some. */
+  private readonly busy: number[] = [];
+  private readonly waiting = new Map<number, { jobs: Job[]; worker: number }>();
   private queue: Job[] = [];
   private scheduled = false;
   private nextId = 1;
@@ -89,16 +92,22 @@ class VerifyPool {
   constructor(threads: WorkerThreads, size: number) {
     for (let i = 0; i < size; i++) {
       const worker = new threads.Worker(WORKER_SOURCE, { eval: true });
-      worker.unref();
+      const index = i;
       worker.on('message', ({ id, results }) => {
-        const jobs = this.waiting.get(id);
+        const batch = this.waiting.get(id);
         this.waiting.delete(id);
-        if (jobs) for (let j = 0; j < jobs.length; j++) jobs[j]!.resolve(results[j] === 1);
+        if (!batch) return;
+        if (--this.busy[index]! === 0) worker.unref();
+        for (let j = 0; j < batch.jobs.length; j++) batch.jobs[j]!.resolve(results[j] === 1);
       });
       const fail = () => this.fail();
       worker.on('error', fail);
       worker.on('exit', fail);
+      // After the listeners (adding a 'message' listener refs the worker again): an idle pool never keeps the
+      // process alive, a pool with checks under way does.
+      worker.unref();
       this.workers.push(worker);
+      this.busy.push(0);
     }
   }
 
@@ -140,15 +149,17 @@ class VerifyPool {
       at += 100 + job.message.length;
     }
     const id = this.nextId++;
-    this.waiting.set(id, jobs);
-    const worker = this.workers[this.next++ % this.workers.length]!;
+    const index = this.next++ % this.workers.length;
+    const worker = this.workers[index]!;
+    this.waiting.set(id, { jobs, worker: index });
+    if (this.busy[index]!++ === 0) worker.ref();
     worker.postMessage({ id, data: data.buffer, count: jobs.length }, [data.buffer]);
   }
 
   private fail(): void {
     if (this.failed) return;
     this.failed = true;
-    for (const jobs of this.waiting.values()) for (const job of jobs) job.resolve(undefined);
+    for (const { jobs } of this.waiting.values()) for (const job of jobs) job.resolve(undefined);
     this.waiting.clear();
     for (const w of this.workers) void w.terminate().catch(() => {});
   }

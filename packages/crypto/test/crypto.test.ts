@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { fromHex, toHex } from '@schoolmesh/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -193,6 +195,14 @@ describe('Ed25519 on the verification worker pool (Node)', () => {
     }
     expect(verdicts['true']).toEqual(verdicts['false']);
     expect(verdicts['true']!.filter(Boolean).length).toBe(pairs.length);
+  });
+
+  it('keeps a process alive while checks run, and lets it exit once they are done', () => {
+    const script = fileURLToPath(new URL('./fixtures/pool-exit.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe('true false');
   });
 
   it('checks a signature once while the same check is running', async () => {
