@@ -4,6 +4,7 @@ import { ed25519Backend, ed25519Pkcs8, subtle } from './backend.ts';
 import { buf, keyOf } from './bytes.ts';
 import { CryptoError } from './errors.ts';
 import { randomBytes, sha256 } from './hash.ts';
+import { verifyOnPool } from './verify-pool.ts';
 
 export const SIGNATURE_BYTES = 64;
 export const SIGNING_PUBLIC_KEY_BYTES = 32;
@@ -75,7 +76,6 @@ function verifyKey(publicKey: Uint8Array): Promise<CryptoKey> {
   return imported;
 }
 
-/** Verifies an Ed25519 signature. Never throws: malformed keys or signatures give false. */
 /** How many successful verifications are remembered (by a SHA-256 of key, signature and message). */
 export const VERIFIED_CACHE_SIZE = 16_384;
 const verified = new Map<string, true>();
@@ -93,24 +93,61 @@ function verifiedId(publicKey: Uint8Array, message: Uint8Array, signature: Uint8
   return keyOf(sha256(all));
 }
 
-export async function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+/**
+ * Forgets every remembered verification and imported key, as in a freshly started process. For benchmarks, which
+ * must not count a signature as checked because an earlier phase of the same process checked it.
+ */
+export function clearVerificationCaches(): void {
+  verified.clear();
+  verifyKeys.clear();
+  verificationCount = 0;
+}
+
+let verificationCount = 0;
+
+/** How many signature checks ran (memo hits not counted) since the last clearVerificationCaches(); for benchmarks. */
+export function signatureVerifications(): number {
+  return verificationCount;
+}
+
+/**
+ * Checks of the same triple that are running now: a batch that names one certificate many times (a teacher's, in
+ * every op it signed) checks it once, not once per op started before the first finished.
+ */
+const inFlight = new Map<string, Promise<boolean>>();
+
+/** Verifies an Ed25519 signature. Never rejects: malformed keys or signatures give false. */
+export function verifySignature(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
   if (!(publicKey instanceof Uint8Array) || !(signature instanceof Uint8Array) || !(message instanceof Uint8Array))
-    return false;
-  if (publicKey.length !== SIGNING_PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return false;
+    return Promise.resolve(false);
+  if (publicKey.length !== SIGNING_PUBLIC_KEY_BYTES || signature.length !== SIGNATURE_BYTES) return Promise.resolve(false);
   const id = verifiedId(publicKey, message, signature);
-  if (verified.has(id)) return true;
-  let ok: boolean;
+  if (verified.has(id)) return Promise.resolve(true);
+  const running = inFlight.get(id);
+  if (running) return running;
+  const check = verifyUncached(publicKey, message, signature).then((ok) => {
+    inFlight.delete(id);
+    if (ok) {
+      if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
+      verified.set(id, true);
+    }
+    return ok;
+  });
+  inFlight.set(id, check);
+  return check;
+}
+
+async function verifyUncached(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): Promise<boolean> {
+  verificationCount++;
   try {
-    if ((await ed25519Backend()) === 'noble') ok = ed25519.verify(signature, message, publicKey, NOBLE_VERIFY);
-    else ok = await subtle()!.verify(ED25519, await verifyKey(publicKey), buf(signature), buf(message));
+    if ((await ed25519Backend()) === 'noble') return ed25519.verify(signature, message, publicKey, NOBLE_VERIFY);
+    // Node: batched on worker threads (verify-pool.ts); undefined where there is no pool.
+    const pooled = await verifyOnPool(publicKey, message, signature);
+    if (pooled !== undefined) return pooled;
+    return await subtle()!.verify(ED25519, await verifyKey(publicKey), buf(signature), buf(message));
   } catch {
     return false;
   }
-  if (ok) {
-    if (verified.size >= VERIFIED_CACHE_SIZE) verified.delete(verified.keys().next().value!);
-    verified.set(id, true);
-  }
-  return ok;
 }
 
 /**

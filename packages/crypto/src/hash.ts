@@ -3,7 +3,8 @@ import { hkdf } from '@noble/hashes/hkdf.js';
 import { sha256 as nobleSha256 } from '@noble/hashes/sha2.js';
 import { CryptoError } from './errors.ts';
 
-type NodeCrypto = { createHash(alg: 'sha256'): { update(d: Uint8Array): { digest(): Uint8Array } } };
+type NodeHash = { update(d: Uint8Array): NodeHash; digest(): Uint8Array };
+type NodeCrypto = { createHash(alg: 'sha256'): NodeHash };
 
 /**
  * Node's own OpenSSL SHA-256 where the runtime offers it synchronously (`process.getBuiltinModule`, Node
@@ -25,6 +26,22 @@ export function sha256(data: Uint8Array): Uint8Array {
     return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
   }
   return nobleSha256(data);
+}
+
+/**
+ * SHA-256 of the concatenation of `parts`, without building it: hash chains hash every entry's ciphertext, which
+ * need not be copied into one buffer first.
+ */
+export function sha256Parts(parts: readonly Uint8Array[]): Uint8Array {
+  if (nodeCrypto) {
+    const hash = nodeCrypto.createHash('sha256');
+    for (const part of parts) hash.update(part);
+    const digest = hash.digest();
+    return new Uint8Array(digest.buffer, digest.byteOffset, digest.byteLength);
+  }
+  const hash = nobleSha256.create();
+  for (const part of parts) hash.update(part);
+  return hash.digest();
 }
 
 /** The pure-JavaScript SHA-256, exported so tests can check both paths agree. */

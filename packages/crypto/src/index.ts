@@ -5,7 +5,9 @@
 export { CryptoError, type CryptoErrorCode } from './errors.ts';
 export { type Backend, cryptoBackends, useNobleFallback } from './backend.ts';
 export {
+  clearVerificationCaches,
   generateSigningKeyPair,
+  signatureVerifications,
   SIGNATURE_BYTES,
   SIGNING_PUBLIC_KEY_BYTES,
   SIGNING_SEED_BYTES,
@@ -27,8 +29,9 @@ export {
   SEALED_OVERHEAD_BYTES,
   sealToPublicKey,
 } from './agreement.ts';
+export { useVerifyPool } from './verify-pool.ts';
 export { AEAD_KEY_BYTES, AEAD_NAME, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadKey, aeadKey } from './aead.ts';
-export { constantTimeEqual, hkdfSha256, randomBytes, sha256, sha256Portable } from './hash.ts';
+export { constantTimeEqual, hkdfSha256, randomBytes, sha256, sha256Parts, sha256Portable } from './hash.ts';
 export {
   deriveKeyFromPassphrase,
   PASSPHRASE_ITERATIONS,

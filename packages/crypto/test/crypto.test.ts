@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { fromHex, toHex } from '@schoolmesh/wire';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -20,6 +22,9 @@ import {
   sha256,
   signingKeyPairFromSeed,
   useNobleFallback,
+  clearVerificationCaches,
+  signatureVerifications,
+  useVerifyPool,
   verifySignature,
   verifySignatures,
 } from '../src/index.ts';
@@ -159,6 +164,55 @@ describe('Ed25519 backends agree', () => {
     );
     items[3] = { ...items[3]!, message: text('other') };
     expect(await verifySignatures(items)).toEqual([true, true, true, false, true, true, true, true]);
+  });
+});
+
+describe('Ed25519 on the verification worker pool (Node)', () => {
+  afterEach(() => useVerifyPool(true));
+
+  it('gives the same verdicts as WebCrypto in the caller, for good, tampered and malformed input', async () => {
+    const pairs = await Promise.all(Array.from({ length: 6 }, () => generateSigningKeyPair()));
+    const cases: { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array }[] = [];
+    for (const [i, pair] of pairs.entries()) {
+      const message = randomBytes(i * 40);
+      const signature = await pair.sign(message);
+      cases.push({ publicKey: pair.publicKey, message, signature });
+      cases.push({ publicKey: pair.publicKey, message, signature: flip(signature, i * 7) });
+      cases.push({ publicKey: pair.publicKey, message: flip(text(`x${i}`), 1), signature });
+      // S + L: the same signature in non-canonical form, which strict RFC 8032 refuses.
+      const nonCanonical = Uint8Array.from(signature);
+      nonCanonical[63]! |= 0xf0;
+      cases.push({ publicKey: pair.publicKey, message, signature: nonCanonical });
+    }
+    const badKeys = [new Uint8Array(32), new Uint8Array(32).fill(0xff), fromHex('0100000000000000000000000000000000000000000000000000000000000000')];
+    for (const publicKey of badKeys) cases.push({ publicKey, message: text('m'), signature: cases[0]!.signature });
+    const verdicts: Record<string, boolean[]> = {};
+    for (const pool of [true, false]) {
+      useVerifyPool(pool);
+      clearVerificationCaches();
+      verdicts[String(pool)] = await verifySignatures(cases);
+      expect(signatureVerifications()).toBe(cases.length);
+    }
+    expect(verdicts['true']).toEqual(verdicts['false']);
+    expect(verdicts['true']!.filter(Boolean).length).toBe(pairs.length);
+  });
+
+  it('keeps a process alive while checks run, and lets it exit once they are done', () => {
+    const script = fileURLToPath(new URL('./fixtures/pool-exit.ts', import.meta.url));
+    const run = spawnSync(process.execPath, ['--import', 'tsx', script], { encoding: 'utf8', timeout: 30_000 });
+    expect(run.signal).toBeNull();
+    expect(run.status).toBe(0);
+    expect(run.stdout.trim()).toBe('true false');
+  });
+
+  it('checks a signature once while the same check is running', async () => {
+    const pair = await generateSigningKeyPair();
+    const message = text('once');
+    const signature = await pair.sign(message);
+    clearVerificationCaches();
+    const all = await Promise.all(Array.from({ length: 10 }, () => verifySignature(pair.publicKey, message, signature)));
+    expect(all.every(Boolean)).toBe(true);
+    expect(signatureVerifications()).toBe(1);
   });
 });
 
@@ -326,5 +380,19 @@ describe('sha256 paths', () => {
       expect([...sha256(data)]).toEqual([...sha256Portable(data)]);
     }
     expect(Buffer.from(sha256(new TextEncoder().encode('abc'))).toString('hex')).toBe('ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad');
+  });
+
+  it('hashing in parts equals hashing the concatenation', async () => {
+    const { sha256, sha256Parts } = await import('../src/index.ts');
+    const data = new Uint8Array(3000).map((_, i) => (i * 7) & 255);
+    for (const cuts of [[], [0], [1, 64], [55, 56, 2999], [3000]]) {
+      const parts: Uint8Array[] = [];
+      let at = 0;
+      for (const cut of [...cuts, data.length]) {
+        parts.push(data.subarray(at, cut));
+        at = cut;
+      }
+      expect([...sha256Parts(parts)]).toEqual([...sha256(data)]);
+    }
   });
 });

@@ -347,8 +347,12 @@ export class Engine {
   async messages(group: string, bucket = bucketOf(this.now())): Promise<ChatMessage[]> {
     const doc = await this.openBucket(group, bucket);
     const state = this.requireState(group);
+    // Only devices with a chain in this bucket can have written into it (authorship is checked per update), so only
+    // their client ids need computing (a hash each), not those of every device of the group.
+    // This device's own writes show before their entries are stored.
     const authors = new Map<number, string>();
-    for (const id of state.devices.keys()) authors.set(doc.clientIdOf(id), id);
+    const writers = new Set((await this.replica.vector(group, bucket)).keys()).add(this.deviceId);
+    for (const id of writers) if (state.devices.has(id)) authors.set(doc.clientIdOf(id), id);
     return doc.messages(authors);
   }
 

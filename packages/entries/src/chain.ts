@@ -1,4 +1,4 @@
-import { sha256, verifySignature } from '@schoolmesh/crypto';
+import { sha256, sha256Parts, verifySignature } from '@schoolmesh/crypto';
 import { Encoder, concatBytes, fromBase64Url } from '@schoolmesh/wire';
 import { DEVICE_ID_BYTES, type Entry, GROUP_ID_BYTES, encodeEntryHeader } from './entry.ts';
 
@@ -30,12 +30,14 @@ export function chainSeed(group: string, bucket: number, author: string): Uint8A
 
 /** h_i = SHA-256(h_{i-1} || header_i || nonce_i || ciphertext_i). A packed entry's predecessor is the seed. */
 export function chainHash(prev: Uint8Array, entry: Entry): Uint8Array {
-  const enc = new Encoder(entry.ciphertext.length + 160);
+  // The same bytes as one buffer `prev ‖ header ‖ varuint ‖ nonce ‖ varuint ‖ ciphertext`, hashed in parts so that
+  // the ciphertext is not copied.
+  const enc = new Encoder(160);
   enc.fixed(prev, 32);
   encodeEntryHeader(enc, entry);
   enc.bytes(entry.nonce);
-  enc.bytes(entry.ciphertext);
-  return sha256(enc.finish());
+  enc.varuint(entry.ciphertext.length);
+  return sha256Parts([enc.finish(), entry.ciphertext]);
 }
 
 export function signedMessage(head: Uint8Array): Uint8Array {

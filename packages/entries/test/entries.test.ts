@@ -1,11 +1,13 @@
-import { aeadKey, generateSigningKeyPair, randomBytes } from '@schoolmesh/crypto';
-import { DecodeError, toBase64Url } from '@schoolmesh/wire';
+import { aeadKey, generateSigningKeyPair, randomBytes, sha256 } from '@schoolmesh/crypto';
+import { DecodeError, Encoder, toBase64Url } from '@schoolmesh/wire';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   type Entry,
   EntryError,
+  chainHash,
   chainSeed,
+  encodeEntryHeader,
   decodeEntry,
   encodeEntry,
   missingCount,
@@ -88,6 +90,15 @@ describe('entries', () => {
   it('a packed entry starts its own chain from the seed', async () => {
     const { entry } = await sealEntry(author, key, { kind: 'packed', group, bucket: 100, seq: 9, epoch, plaintext: text('all nine'), prev: new Uint8Array(32) });
     await expect(verifyRun([entry], new Uint8Array(32), author.signing.publicKey)).resolves.toBeDefined();
+  });
+
+  it('the chain hash is SHA-256 of prev, header, length-prefixed nonce and length-prefixed ciphertext (protocol.md)', async () => {
+    const [entry] = await writeChain(1);
+    const prev = randomBytes(32);
+    const enc = new Encoder(400).fixed(prev, 32);
+    encodeEntryHeader(enc, entry!);
+    const expected = sha256(enc.bytes(entry!.nonce).bytes(entry!.ciphertext).finish());
+    expect([...chainHash(prev, entry!)]).toEqual([...expected]);
   });
 
   it('vector digests tell vectors apart; missingCount counts what a peer lacks', () => {

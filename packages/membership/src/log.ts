@@ -7,7 +7,7 @@ import { verifySignature } from '@schoolmesh/crypto';
 import { CertificateError, type DeviceCertificate, TrustStore } from '@schoolmesh/identity';
 import { DecodeError, fromBase64Url } from '@schoolmesh/wire';
 import { MembershipError } from './errors.ts';
-import { type MembershipOp, authorAccount, authorDeviceId, decodeOp, signedMessage } from './ops.ts';
+import { type MembershipOp, authorAccount, authorDeviceId, decodeOp, isDecodedOp, signedMessage } from './ops.ts';
 import { type StoredOp, hasBit, resolve, setBit, staticFacts } from './resolve.ts';
 import { type GroupState, cloneState, devicesOf, emptyState, isSelfAdd, judge, applyOp } from './state.ts';
 
@@ -114,7 +114,8 @@ export class MembershipLog {
   async add(input: MembershipOp | Uint8Array): Promise<AddResult> {
     let op: MembershipOp;
     try {
-      op = input instanceof Uint8Array ? decodeOp(input) : decodeOp(input.bytes);
+      // An op object straight from decodeOp is what its bytes say; any other object is decoded again from its bytes.
+      op = input instanceof Uint8Array ? decodeOp(input) : isDecodedOp(input) ? input : decodeOp(input.bytes);
     } catch (error) {
       const text = error instanceof DecodeError ? error.message : errorText(error);
       return { status: 'rejected', reason: `malformed: ${text}` };

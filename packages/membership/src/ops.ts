@@ -495,17 +495,27 @@ function decodeOpInner(input: Uint8Array): MembershipOp {
     if (isCreate !== (group === undefined)) dec.fail('bad-value', 'group id present exactly when not a create op');
     if (isCreate !== (parents.length === 0)) dec.fail('bad-value', 'parents empty exactly for a create op');
     const unsigned = bytes.subarray(0, unsignedEnd);
-    return {
+    const op: MembershipOp = Object.freeze({
       id: toBase64Url(sha256(bytes)),
       group: group ? toBase64Url(group) : groupIdOf(unsigned),
-      parents,
+      parents: Object.freeze(parents) as string[],
       time,
       author,
       body,
       signature,
       bytes,
-    };
+    });
+    decodedOps.add(op);
+    return op;
   });
+}
+
+/** Ops exactly as decodeOp made them (frozen): a log given one need not decode its bytes again. */
+const decodedOps = new WeakSet<MembershipOp>();
+
+/** True for an op object that decodeOp returned (so its fields are what its bytes say). */
+export function isDecodedOp(op: MembershipOp): boolean {
+  return decodedOps.has(op);
 }
 
 function groupIdOf(unsignedCreate: Uint8Array): string {

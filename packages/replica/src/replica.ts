@@ -153,7 +153,7 @@ export class Replica implements SyncReplica {
     await this.preverify(decoded.map((d) => d.op));
     for (const { bytes, op } of decoded) {
       const g = this.ensureGroup(op.group);
-      const result = await g.log.add(bytes);
+      const result = await g.log.add(op);
       if (result.status === 'rejected' && result.held) {
         // Sound but signed under a certificate that has lapsed: kept aside until a valid op builds on it.
         writes.push({ type: 'put', key: heldKey(op.group, op.id), data: bytes });

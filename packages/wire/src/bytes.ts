@@ -60,14 +60,25 @@ export function toBase64Url(bytes: Uint8Array): string {
   return out;
 }
 
+/** Value of each base64url character by char code, -1 for any other character. */
+const b64urlValue = (() => {
+  const table = new Int8Array(128).fill(-1);
+  for (let i = 0; i < b64url.length; i++) table[b64url.charCodeAt(i)] = i;
+  return table;
+})();
+
 export function fromBase64Url(text: string): Uint8Array {
-  if (/[^A-Za-z0-9_-]/.test(text) || text.length % 4 === 1) throw new Error('invalid base64url');
+  // Ids are decoded for every entry a replica hashes or decrypts: a table lookup per character, no regex.
+  if (text.length % 4 === 1) throw new Error('invalid base64url');
   const out = new Uint8Array(Math.floor((text.length * 3) / 4));
   let bits = 0;
   let value = 0;
   let o = 0;
-  for (const ch of text) {
-    value = (value << 6) | b64url.indexOf(ch);
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    const v = code < 128 ? b64urlValue[code]! : -1;
+    if (v < 0) throw new Error('invalid base64url');
+    value = ((value << 6) | v) & 0xffffff;
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
