@@ -189,6 +189,8 @@ describe('admission at a relay process', () => {
     const teacherSession = teacher.connection!.link.session!;
     await relay.revoke([ben.identity.id]);
     await until(() => session.isClosed, 5_000, "ben's session dropped");
+    // He is told why (ERROR 3 with the reason), not just disconnected.
+    expect(session.closeReason).toMatch(/peer error 3: no longer admitted: .*revoked/);
     expect(relay.logs.some((l) => l.includes('dropping session') && l.includes(ben.identity.id))).toBe(true);
     // The others stay.
     expect(teacherSession.isClosed).toBe(false);

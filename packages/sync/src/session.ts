@@ -116,7 +116,10 @@ export class SyncSession {
     options.channel.onFrame((frame) => {
       this.inbox = this.inbox.then(() => this.receive(frame));
     });
-    options.channel.onClose((reason) => this.handleClose(reason ?? 'closed by peer'));
+    // Frames that arrived before the close are handled first: an ERROR just before the end says why it ended.
+    options.channel.onClose((reason) => {
+      this.inbox = this.inbox.then(() => this.handleClose(reason ?? 'closed by peer'));
+    });
   }
 
   /** Sends HELLO (once) and resolves with the authenticated peer. */
@@ -249,7 +252,11 @@ export class SyncSession {
 
   private sendRaw(bytes: Uint8Array): void {
     if (this.closed) return;
-    this.opts.channel.send(bytes);
+    try {
+      this.opts.channel.send(bytes);
+    } catch {
+      // The channel closed under us; its close is queued behind the frames being handled.
+    }
   }
 
   private async receive(frame: Uint8Array): Promise<void> {
