@@ -29,6 +29,8 @@ const debianForTests = [
   ['/usr/bin/chromium', 'chromium'],
   ['/usr/sbin/slapd', 'slapd'],
   ['/usr/bin/ldapsearch', 'ldap-utils'],
+  // Colour emoji in the web app's screenshots (reactions).
+  ['/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf', 'fonts-noto-color-emoji'],
 ];
 if (forTests) {
   const missing = debianForTests.filter(([bin]) => !existsSync(bin)).map(([, pkg]) => pkg);
@@ -37,4 +39,21 @@ if (forTests) {
     run(`${sudo}apt-get update -qq`);
     run(`${sudo}env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${missing.join(' ')}`);
   }
+}
+
+/** For `npm start`: build the web app the relay serves when it is missing or older than its sources. */
+if (process.argv.includes('--web')) {
+  const { readdirSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const newest = (dir) => {
+    let t = 0;
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    }
+    return t;
+  };
+  const built = 'web/dist/index.html';
+  const sources = Math.max(newest('web/src'), newest('web/public'), statSync('web/index.html').mtimeMs, statSync('web/vite.config.ts').mtimeMs);
+  if (!existsSync(built) || statSync(built).mtimeMs < sources) run('npm run build:web');
 }

@@ -41,6 +41,12 @@ export async function createRelayNode(config: RelayConfig, privateKey: PrivateKe
         },
       }),
     },
+    // libp2p's connection monitor pings every connection every 10 s, all in one tick, and aborts a connection whose
+    // ping takes over 5 s. Devices ping the relay themselves, so the relay's own pings only need to find dead peers
+    // (WebSocket connections have no inactivity timeout): once a minute, and only a peer silent for 30 s is dropped.
+    // With libp2p's defaults a relay with 2,000 devices spent a large share of its CPU on pings and, when busy for
+    // a few seconds, dropped healthy sessions, whose redials made it busier (docs/benchmarks.md, "relay").
+    connectionMonitor: { pingInterval: 60_000, pingTimeout: { minTimeout: 30_000 } },
     connectionManager: {
       maxConnections: config.limits.maxConnections,
       inboundConnectionThreshold: config.limits.inboundConnectionsPerHostPerSecond,

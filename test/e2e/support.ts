@@ -1,0 +1,217 @@
+/**
+ * Support for the web app's end-to-end tests: one vite build per test file into a temporary directory (so parallel
+ * runs and a running `npm start` never see a half-written web/dist), Debian's Chromium through playwright-core,
+ * and loopback-only flags.
+ */
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import { gzipSync } from 'node:zlib';
+import { enroll, trustFor } from '@schoolmesh/client';
+import { type Clock, Engine } from '@schoolmesh/engine';
+import type { Role } from '@schoolmesh/model';
+import { RelayLink, libp2pPrivateKey } from '@schoolmesh/net-libp2p';
+import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
+import { MemoryStorage } from '@schoolmesh/storage';
+import { multiaddr } from '@multiformats/multiaddr';
+import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+
+export const root = resolve(import.meta.dirname, '../..');
+export const artifacts = join(root, 'test', 'artifacts');
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** A fresh temporary directory for a build of the web app. */
+export function webBuildDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), 'schoolmesh-web-'));
+}
+
+/** Builds the web app (vite) into `outDir` (a fresh temporary directory by default) and returns it. */
+export async function buildWeb(outDir?: string): Promise<string> {
+  outDir ??= await webBuildDir();
+  const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
+  const output: string[] = [];
+  const code = await new Promise<number | null>((done) => {
+    const child = spawn(process.execPath, [vite, 'build', '--config', join(root, 'web', 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+      cwd: join(root, 'web'),
+      // vitest sets NODE_ENV=test, which would give a development build (lit's dev mode, no service worker).
+      env: { ...process.env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr.on('data', (d: Buffer) => output.push(d.toString()));
+    child.once('exit', done);
+  });
+  if (code !== 0 || !existsSync(join(outDir, 'index.html'))) throw new Error(`vite build failed (${code}):\n${output.join('')}`);
+  return outDir;
+}
+
+/** Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider',
+      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+    ],
+  });
+}
+
+export interface Pupil {
+  context: BrowserContext;
+  page: Page;
+  errors: string[];
+}
+
+/** A browser context (its own IndexedDB, its own SharedWorker) with one page, collecting page errors. */
+export async function openPupil(browser: Browser, options: { viewport: { width: number; height: number }; locale?: string }): Promise<Pupil> {
+  const context = await browser.newContext({ viewport: options.viewport, locale: options.locale ?? 'de-DE', timezoneId: 'Europe/Berlin', reducedMotion: 'reduce' });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
+  page.on('console', (m) => {
+    // Refused connections while the relay is down are expected; anything else logged as an error is a bug.
+    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`);
+  });
+  return { context, page, errors };
+}
+
+export async function screenshot(page: Page, name: string): Promise<string> {
+  await mkdir(artifacts, { recursive: true });
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path, animations: 'disabled' });
+  return path;
+}
+
+export interface BundleReport {
+  /** Every script a first visit loads before the app can show anything: the page's entry, its static imports, the engine worker and its static imports. */
+  files: { file: string; bytes: number; gzip: number }[];
+  initialJsGzipKb: number;
+}
+
+/**
+ * What a first visit downloads in JavaScript: the entry script of index.html with its static imports, and the
+ * engine worker it starts at once (with the worker's static imports). Lazy chunks (the English strings) do not
+ * count. Written to test/artifacts/bundle-size.json.
+ */
+export async function measureInitialJs(dist: string): Promise<BundleReport> {
+  const html = await readFile(join(dist, 'index.html'), 'utf8');
+  const queue = [...html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*rel="modulepreload"[^>]*\shref)="\/?([^"]+\.js)"/g)].map((m) => m[1]!);
+  const seen = new Set<string>();
+  const files: BundleReport['files'] = [];
+  while (queue.length > 0) {
+    const file = queue.shift()!;
+    if (seen.has(file)) continue;
+    seen.add(file);
+    const code = await readFile(join(dist, file));
+    files.push({ file, bytes: code.length, gzip: gzipSync(code, { level: 9 }).length });
+    const text = code.toString('utf8');
+    const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
+    for (const m of text.matchAll(/(?:\bfrom|\bimport)\s*["'`](\.\/[^"'`]+\.js)["'`]/g)) queue.push(dir + m[1]!.slice(2));
+    // Workers started at load: new SharedWorker(new URL(`/assets/engine-worker-….js`, import.meta.url)).
+    for (const m of text.matchAll(/new URL\(\s*["'`]\/?((?:assets\/)?[\w.-]*worker[\w.-]*\.js)["'`]/g)) queue.push(m[1]!.startsWith('assets/') ? m[1]! : `assets/${basename(m[1]!)}`);
+  }
+  const initialJsGzipKb = Math.round((files.reduce((n, f) => n + f.gzip, 0) / 1024) * 10) / 10;
+  const report = { files, initialJsGzipKb };
+  await mkdir(artifacts, { recursive: true });
+  await writeFile(join(artifacts, 'bundle-size.json'), `${JSON.stringify(report, null, 2)}\n`);
+  return report;
+}
+
+/** A clock that tests can set back for single writes (a message "written" long ago); otherwise the real time. */
+export class ShiftableClock implements Clock {
+  shiftMs = 0;
+  now(): number {
+    return Date.now() - this.shiftMs;
+  }
+  /** Runs `fn` with the clock `ms` in the past. */
+  async past<T>(ms: number, fn: () => Promise<T>): Promise<T> {
+    this.shiftMs = ms;
+    try {
+      return await fn();
+    } finally {
+      this.shiftMs = 0;
+    }
+  }
+}
+
+export interface NodeDevice {
+  engine: Engine;
+  clock: ShiftableClock;
+  link: RelayLink;
+  close(): Promise<void>;
+}
+
+/** A Node device (a teacher's laptop in the test) enrolled with a one-time code, online with the relay over TCP. */
+export async function nodeDevice(relay: { http: string; issueCode(account: string, role: Role, displayName?: string): Promise<string> }, account: string, role: Role, name: string): Promise<NodeDevice> {
+  const { identity, info } = await enroll(relay.http, { code: await relay.issueCode(account, role, name) });
+  const clock = new ShiftableClock();
+  const engine = await Engine.open({ storage: new MemoryStorage(), identity, trust: trustFor(info), clock });
+  // Over TCP, loopback only; redials within 2 s once the relay is back (tests stop and start it).
+  const node = await createDeviceNode({ privateKey: await libp2pPrivateKey(identity.signing.seed), loopbackOnly: true });
+  const link = new RelayLink({ node, endpoint: engine, addrs: info.relay.tcp.map((a) => multiaddr(a)), agent: 'e2e-teacher', minDelayMs: 250, maxDelayMs: 2_000 }).start();
+  await link.caughtUp();
+  return {
+    engine,
+    clock,
+    link,
+    close: async () => {
+      link.stop();
+      await node.stop();
+      await engine.close();
+    },
+  };
+}
+
+/**
+ * Evaluates an expression inside the engine SharedWorker of `page`'s browser context, over the Chrome DevTools
+ * Protocol (the app has no test hooks). Tests use it to move the worker's clock.
+ */
+export async function evaluateInEngineWorker(browser: Browser, page: Page, expression: string): Promise<unknown> {
+  const pageSession = await page.context().newCDPSession(page);
+  const { targetInfo } = (await pageSession.send('Target.getTargetInfo')) as { targetInfo: { browserContextId?: string } };
+  await pageSession.detach();
+  const cdp = await browser.newBrowserCDPSession();
+  try {
+    const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string; browserContextId?: string }[] };
+    const worker = targetInfos.find((t) => t.type === 'shared_worker' && t.url.includes('engine-worker') && t.browserContextId === targetInfo.browserContextId);
+    if (!worker) throw new Error(`no engine worker in this context: ${JSON.stringify(targetInfos.map((t) => [t.type, t.url]))}`);
+    const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string };
+    const answer = new Promise<unknown>((resolve, reject) => {
+      cdp.on('Target.receivedMessageFromTarget', (event: { sessionId: string; message: string }) => {
+        if (event.sessionId !== sessionId) return;
+        const message = JSON.parse(event.message) as { id?: number; result?: { result?: { value?: unknown }; exceptionDetails?: { text: string } }; error?: { message: string } };
+        if (message.id !== 1) return;
+        if (message.error) reject(new Error(message.error.message));
+        else if (message.result?.exceptionDetails) reject(new Error(message.result.exceptionDetails.text));
+        else resolve(message.result?.result?.value);
+      });
+    });
+    await cdp.send('Target.sendMessageToTarget', {
+      sessionId,
+      message: JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression, returnByValue: true, awaitPromise: true } }),
+    });
+    const value = await answer;
+    await cdp.send('Target.detachFromTarget', { sessionId });
+    return value;
+  } finally {
+    await cdp.detach();
+  }
+}
+
+/** Moves the engine worker's clock (Date.now) of `page`'s context by `offsetMs` from the real time (0 resets). */
+export async function setEngineClock(browser: Browser, page: Page, offsetMs: number): Promise<void> {
+  await evaluateInEngineWorker(
+    browser,
+    page,
+    `(() => { const g = globalThis; g.__realNow ??= Date.now; const real = g.__realNow; Date.now = () => real() + ${offsetMs}; return Date.now() - real(); })()`,
+  );
+}

@@ -1,0 +1,150 @@
+/**
+ * The typed message API between the UI (main thread) and the engine worker (a SharedWorker where the browser has
+ * one, a dedicated Worker otherwise). Every request names a method of `EngineApi`; the worker answers with the
+ * method's result or an `ApiError`. Events flow the other way, only for the profile a port has opened: a tab
+ * never receives anything of a profile it did not open.
+ */
+
+export type GroupKind = 'class' | 'department' | 'club' | 'custom' | 'direct' | 'announcement';
+
+/** A profile: one enrolled device identity of one person, with its own IndexedDB database. */
+export interface ProfileSummary {
+  id: string;
+  displayName: string;
+  account: string;
+  role: string;
+  schoolName: string;
+  createdAt: number;
+}
+
+/** The link to the school's relay, as the UI shows it. */
+export interface ConnectionStatus {
+  /** 'online': a sync session with the relay is up; 'connecting': first dial; 'offline': waiting to retry. */
+  state: 'online' | 'connecting' | 'offline';
+  /** Catch-up after (re)connecting: entries received of those announced; absent once caught up. */
+  sync?: { received: number; expected: number };
+}
+
+export interface ChatSummary {
+  id: string;
+  name: string;
+  kind: GroupKind;
+  members: number;
+  /** This device may post (announcement groups: teachers only). */
+  canPost: boolean;
+  /** The group keys reached this device (until then, the chat shows a waiting note). */
+  canRead: boolean;
+  retentionDays: number;
+  last?: { text: string; authorName: string; ts: number; mine: boolean; deleted: boolean };
+  unread: number;
+}
+
+export interface MessageView {
+  key: string;
+  bucket: number;
+  authorName: string;
+  /** `account@school`, or '' when the author is not (or no longer) known. */
+  authorAccount: string;
+  authorRole: string;
+  /** The author's school, when it is a partner school (a school badge in the UI). */
+  partnerSchool?: string;
+  mine: boolean;
+  text: string;
+  ts: number;
+  editedAt?: number;
+  deleted: boolean;
+  /** Written on this device and not yet acknowledged by the relay. */
+  pending: boolean;
+  replyTo?: { bucket: number; key: string; authorName: string; text: string };
+  reactions: { emoji: string; count: number; mine: boolean }[];
+  /** How many other members' devices have read up to (at least) this message. */
+  readBy: number;
+}
+
+export interface MessagePage {
+  group: string;
+  messages: MessageView[];
+  /** Older live buckets exist that this page did not include. */
+  hasMore: boolean;
+}
+
+export interface Opened {
+  profile: ProfileSummary;
+  status: ConnectionStatus;
+}
+
+/** What the worker can do. Arguments are one plain object (structured-cloneable), results too. */
+export interface EngineApi {
+  /** Every profile in this browser (names only: their data stays closed). */
+  profiles(): ProfileSummary[];
+  /**
+   * Enrolls a new device at the relay this app came from, creating a profile whose data is encrypted under `pin`
+   * (a PIN or passphrase), and opens it for this port.
+   */
+  enroll(args: { code: string; pin: string }): Opened;
+  /** Unlocks a profile with its PIN for this port (tab): its engine starts, events for it flow to this port. */
+  open(args: { profile: string; pin: string }): Opened;
+  /** Attaches this port to a profile that is unlocked already (another tab, or before a reload); else 'locked'. */
+  resume(args: { profile: string }): Opened;
+  /** Locks this port's profile everywhere: its engine stops, its key is forgotten, every tab showing it is told. */
+  lock(): null;
+  /** Deletes a profile with all its data from this browser. */
+  removeProfile(args: { profile: string }): null;
+  status(): ConnectionStatus;
+  chats(): ChatSummary[];
+  /** The newest messages of a group: at least `min` (default 60) if the live buckets hold that many. */
+  messages(args: { group: string; min?: number }): MessagePage;
+  post(args: { group: string; text: string; replyTo?: { bucket: number; key: string } }): { key: string; bucket: number };
+  /** Sets this device's reaction to a message (null removes it); one reaction per person and message. */
+  react(args: { group: string; bucket: number; key: string; emoji: string | null }): null;
+  /** Replaces the text of one of this device's own messages. */
+  edit(args: { group: string; bucket: number; key: string; text: string }): null;
+  /** Deletes one of this device's own messages for everyone. */
+  deleteMessage(args: { group: string; bucket: number; key: string }): null;
+  /** The user has seen the group up to now: clears its unread count and sends a read receipt. */
+  markRead(args: { group: string }): null;
+}
+
+export type Method = keyof EngineApi;
+export type ArgsOf<M extends Method> = Parameters<EngineApi[M]>;
+export type ResultOf<M extends Method> = ReturnType<EngineApi[M]>;
+
+export type ErrorCode =
+  | 'no-profile'
+  | 'unknown-profile'
+  | 'wrong-pin'
+  | 'locked'
+  | 'unknown-group'
+  | 'enroll'
+  | 'forbidden'
+  | 'closed'
+  | 'bad-request'
+  | 'internal';
+
+export interface ApiError {
+  code: ErrorCode;
+  /** For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...). */
+  detail?: string;
+  /** For 'wrong-pin': how long the next attempt has to wait. */
+  retryAfterMs?: number;
+  message: string;
+}
+
+export type Request = { [M in Method]: { kind: 'request'; id: number; method: M; args: ArgsOf<M> } }[Method];
+
+export type Response = { kind: 'response'; id: number; ok: true; value: unknown } | { kind: 'response'; id: number; ok: false; error: ApiError };
+
+export type AppEvent =
+  | { type: 'chats' }
+  | { type: 'messages'; group: string }
+  | { type: 'status'; status: ConnectionStatus }
+  | { type: 'profiles' }
+  | { type: 'locked'; profile: string };
+
+export interface EventMessage {
+  kind: 'event';
+  event: AppEvent;
+}
+
+export type FromWorker = Response | EventMessage;
+export type ToWorker = Request | { kind: 'bye' };

@@ -1,0 +1,466 @@
+import { msg, updateWhenLocaleChanges } from '@lit/localize';
+import { LitElement, css, html } from 'lit';
+import { EngineCallError, EngineClient } from '../api/client.ts';
+import type { AppEvent, ChatSummary, ConnectionStatus, MessageView, Opened, ProfileSummary } from '../api/protocol.ts';
+import './chat-list.ts';
+import './chat-view.ts';
+import type { ChatView, EditDetail, MessageRefDetail, ReactDetail, SendDetail } from './chat-view.ts';
+import './enroll-view.ts';
+import './profile-picker.ts';
+import './unlock-view.ts';
+import { base } from './styles.ts';
+
+type View = 'loading' | 'enroll' | 'profiles' | 'unlock' | 'chats';
+
+const TAB_PROFILE = 'schoolmesh.profile';
+const LAST_PROFILE = 'schoolmesh.lastProfile';
+const PAGE = 60;
+
+function readHash(): { enroll?: string; chat?: string } {
+  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
+  const out: { enroll?: string; chat?: string } = {};
+  const enroll = params.get('enroll');
+  const chat = params.get('chat');
+  if (enroll) out.enroll = enroll;
+  if (chat) out.chat = chat;
+  return out;
+}
+
+function storageGet(store: 'local' | 'session', key: string): string | null {
+  try {
+    return (store === 'local' ? localStorage : sessionStorage).getItem(key);
+  } catch {
+    return null;
+  }
+}
+
+function storageSet(store: 'local' | 'session', key: string, value: string | null): void {
+  try {
+    const s = store === 'local' ? localStorage : sessionStorage;
+    if (value === null) s.removeItem(key);
+    else s.setItem(key, value);
+  } catch {
+    // private mode: the choice lasts for this page
+  }
+}
+
+/** The app shell: which screen shows, and the data each screen gets from the engine worker. */
+export class App extends LitElement {
+  static override properties = {
+    view: { state: true },
+    profiles: { state: true },
+    profile: { state: true },
+    chats: { state: true },
+    chatsLoaded: { state: true },
+    status: { state: true },
+    selected: { state: true },
+    messages: { state: true },
+    messagesLoaded: { state: true },
+    hasMore: { state: true },
+    enrollCode: { state: true },
+    schoolName: { state: true },
+    fatal: { state: true },
+    canAskNotify: { state: true },
+  };
+  declare view: View;
+  declare profiles: ProfileSummary[];
+  declare profile: ProfileSummary | undefined;
+  declare chats: ChatSummary[];
+  declare chatsLoaded: boolean;
+  declare status: ConnectionStatus;
+  declare selected: string;
+  declare messages: MessageView[];
+  declare messagesLoaded: boolean;
+  declare hasMore: boolean;
+  declare enrollCode: string;
+  declare schoolName: string;
+  declare fatal: string;
+  /** The browser can show notifications and has not been asked yet. */
+  declare canAskNotify: boolean;
+
+  private client: EngineClient | undefined;
+  private min = PAGE;
+  private chatsRun: Promise<void> | undefined;
+  private chatsAgain = false;
+  private messagesRun: Promise<void> | undefined;
+  private messagesAgain = false;
+
+  constructor() {
+    super();
+    updateWhenLocaleChanges(this);
+    this.view = 'loading';
+    this.profiles = [];
+    this.profile = undefined;
+    this.chats = [];
+    this.chatsLoaded = false;
+    this.status = { state: 'connecting' };
+    this.selected = '';
+    this.messages = [];
+    this.messagesLoaded = false;
+    this.hasMore = false;
+    this.enrollCode = '';
+    this.schoolName = '';
+    this.fatal = '';
+    this.canAskNotify = typeof Notification === 'function' && Notification.permission === 'default';
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    addEventListener('hashchange', this.onHash);
+    document.addEventListener('visibilitychange', this.onVisible);
+    void this.start();
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    removeEventListener('hashchange', this.onHash);
+    document.removeEventListener('visibilitychange', this.onVisible);
+  }
+
+  private call: EngineClient['call'] = (method, ...args) => {
+    if (!this.client) return Promise.reject(new Error('engine worker not started'));
+    return this.client.call(method, ...args);
+  };
+
+  private async start(): Promise<void> {
+    try {
+      this.client = EngineClient.connect();
+    } catch (error) {
+      this.fatal = (error as Error).message;
+      return;
+    }
+    this.client.on((e) => this.onEvent(e));
+    void fetch('/api/school')
+      .then((r) => (r.ok ? (r.json() as Promise<{ school: { name: string } }>) : undefined))
+      .then((info) => {
+        if (info) this.schoolName = info.school.name;
+      })
+      .catch(() => {});
+    try {
+      this.profiles = await this.call('profiles');
+    } catch (error) {
+      this.fatal = msg('Schoolmesh konnte nicht starten. Lade die Seite neu; hilft das nicht, ist dieser Browser zu alt.', { id: 'app.fatal' });
+      console.error(error);
+      return;
+    }
+    const { enroll } = readHash();
+    if (enroll) return this.showEnroll(enroll);
+    // This tab's profile (kept across a reload), else the one used last in this browser.
+    const wanted = this.profiles.find((p) => p.id === (storageGet('session', TAB_PROFILE) ?? storageGet('local', LAST_PROFILE)));
+    if (wanted) {
+      try {
+        // Still unlocked in the shared engine worker (another tab, or this one before a reload)?
+        await this.enterProfile(await this.call('resume', { profile: wanted.id }));
+      } catch {
+        this.showUnlock(wanted);
+      }
+    } else this.view = this.profiles.length > 0 ? 'profiles' : 'enroll';
+  }
+
+  private showUnlock(profile: ProfileSummary): void {
+    this.profile = profile;
+    this.chats = [];
+    this.selected = '';
+    this.messages = [];
+    this.view = 'unlock';
+  }
+
+  private showEnroll(code = ''): void {
+    this.enrollCode = code;
+    this.view = 'enroll';
+    if (readHash().enroll) history.replaceState(null, '', location.pathname + location.search);
+  }
+
+  private async enterProfile({ profile, status }: Opened): Promise<void> {
+    this.profile = profile;
+    this.status = status;
+    storageSet('session', TAB_PROFILE, profile.id);
+    storageSet('local', LAST_PROFILE, profile.id);
+    this.chats = [];
+    this.chatsLoaded = false;
+    this.view = 'chats';
+    await this.loadChats();
+    this.select(readHash().chat ?? '');
+  }
+
+  /** Locks the profile (its key is forgotten, its engine stops) and shows the profile picker. */
+  private async switchProfile(): Promise<void> {
+    await this.call('lock');
+    storageSet('session', TAB_PROFILE, null);
+    this.profile = undefined;
+    this.chats = [];
+    this.selected = '';
+    this.messages = [];
+    history.replaceState(null, '', location.pathname + location.search);
+    this.profiles = await this.call('profiles');
+    this.view = 'profiles';
+  }
+
+  private onHash = (): void => {
+    const { enroll, chat } = readHash();
+    if (enroll) {
+      this.showEnroll(enroll);
+      return;
+    }
+    if (this.view === 'chats') this.select(chat ?? '');
+  };
+
+  private onVisible = (): void => {
+    if (document.visibilityState === 'visible') this.maybeMarkRead();
+  };
+
+  private onEvent(e: AppEvent): void {
+    if (e.type === 'status') this.status = e.status;
+    else if (e.type === 'chats') void this.loadChats();
+    else if (e.type === 'messages' && e.group === this.selected) void this.loadMessages();
+    else if (e.type === 'profiles') void this.call('profiles').then((p) => (this.profiles = p));
+    else if (e.type === 'locked' && this.profile?.id === e.profile && this.view === 'chats') {
+      // Locked from another tab.
+      history.replaceState(null, '', location.pathname + location.search);
+      this.showUnlock(this.profile);
+    }
+  }
+
+  /** Runs one load at a time and once more if asked again meanwhile (events come in bursts). */
+  private loadChats(): Promise<void> {
+    if (this.chatsRun) {
+      this.chatsAgain = true;
+      return this.chatsRun;
+    }
+    this.chatsRun = (async () => {
+      do {
+        this.chatsAgain = false;
+        try {
+          const before = this.chats;
+          this.chats = await this.call('chats');
+          if (this.chatsLoaded) this.notify(before, this.chats);
+          this.chatsLoaded = true;
+        } catch {
+          // the profile was closed meanwhile
+        }
+      } while (this.chatsAgain);
+      this.chatsRun = undefined;
+      this.updateTitle();
+      this.maybeMarkRead();
+    })();
+    return this.chatsRun;
+  }
+
+  private loadMessages(): Promise<void> {
+    if (this.messagesRun) {
+      this.messagesAgain = true;
+      return this.messagesRun;
+    }
+    this.messagesRun = (async () => {
+      do {
+        this.messagesAgain = false;
+        const group = this.selected;
+        if (!group) break;
+        try {
+          const page = await this.call('messages', { group, min: this.min });
+          if (page.group !== this.selected) continue;
+          this.messages = page.messages;
+          this.hasMore = page.hasMore;
+          this.messagesLoaded = true;
+        } catch {
+          // left the group, or the profile closed
+        }
+      } while (this.messagesAgain);
+      this.messagesRun = undefined;
+    })();
+    return this.messagesRun;
+  }
+
+  private select(id: string): void {
+    const known = this.chats.some((c) => c.id === id);
+    const next = known ? id : '';
+    if (next === this.selected) return;
+    this.selected = next;
+    this.messages = [];
+    this.messagesLoaded = false;
+    this.hasMore = false;
+    this.min = PAGE;
+    if (!next) return;
+    void this.loadMessages().then(async () => {
+      this.maybeMarkRead();
+      const view = this.renderRoot.querySelector<ChatView>('sm-chat');
+      await view?.updateComplete;
+      view?.focusComposer();
+    });
+  }
+
+  private maybeMarkRead(): void {
+    if (!this.selected || document.visibilityState !== 'visible') return;
+    const chat = this.chats.find((c) => c.id === this.selected);
+    if (chat && chat.unread > 0) void this.call('markRead', { group: chat.id }).catch(() => {});
+  }
+
+  /** Desktop notifications while the app is hidden: one per chat whose unread count grew (replacing older ones). */
+  private notify(before: ChatSummary[], after: ChatSummary[]): void {
+    if (document.visibilityState !== 'hidden' || typeof Notification !== 'function' || Notification.permission !== 'granted') return;
+    const was = new Map(before.map((c) => [c.id, c.unread]));
+    for (const chat of after) {
+      if (chat.unread <= (was.get(chat.id) ?? 0) || !chat.last || chat.last.mine) continue;
+      const body = chat.last.deleted ? msg('Diese Nachricht wurde gelöscht.', { id: 'msg.deleted' }) : chat.last.text;
+      const n = new Notification(chat.name, { body: chat.kind === 'direct' ? body : `${chat.last.authorName}: ${body}`, tag: chat.id, icon: '/icon.svg', lang: document.documentElement.lang });
+      n.onclick = () => {
+        window.focus();
+        location.hash = `chat=${encodeURIComponent(chat.id)}`;
+        n.close();
+      };
+    }
+  }
+
+  private async askNotify(): Promise<void> {
+    await Notification.requestPermission().catch(() => 'denied');
+    this.canAskNotify = false;
+  }
+
+  private updateTitle(): void {
+    const unread = this.chats.reduce((n, c) => n + c.unread, 0);
+    document.title = unread > 0 ? `(${unread}) Schoolmesh` : 'Schoolmesh';
+  }
+
+  private async onSend(e: CustomEvent<SendDetail>): Promise<void> {
+    const { group, text, replyTo } = e.detail;
+    try {
+      await this.call('post', { group, text, ...(replyTo ? { replyTo } : {}) });
+    } catch (error) {
+      const reason =
+        error instanceof EngineCallError && error.code === 'forbidden'
+          ? msg('Du darfst in dieser Gruppe nicht schreiben.', { id: 'chat.error.forbidden' })
+          : msg('Die Nachricht konnte nicht gespeichert werden.', { id: 'chat.error.generic' });
+      this.renderRoot.querySelector<ChatView>('sm-chat')?.sendFailed(text, reason);
+    }
+  }
+
+  /** Reactions, edits and deletions: the worker applies them; the list refreshes from its events. */
+  private async change(run: () => Promise<unknown>): Promise<void> {
+    try {
+      await run();
+    } catch {
+      this.renderRoot.querySelector<ChatView>('sm-chat')?.sendFailed('', msg('Die Änderung konnte nicht gespeichert werden.', { id: 'chat.error.change' }));
+    }
+  }
+
+  private async onEnrolled(e: CustomEvent<Opened>): Promise<void> {
+    // A pupil's offline messages must not be evicted: ask the browser to keep this site's storage.
+    void navigator.storage?.persist?.().catch(() => false);
+    this.profiles = await this.call('profiles');
+    await this.enterProfile(e.detail);
+  }
+
+  override render() {
+    if (this.fatal) return html`<main class="fatal"><h1>Schoolmesh</h1><p role="alert">${this.fatal}</p></main>`;
+    switch (this.view) {
+      case 'loading':
+        return html`<main class="loading" aria-busy="true"><span class="sr-only">${msg('Wird geladen …', { id: 'app.loading' })}</span></main>`;
+      case 'enroll':
+        return html`<sm-enroll
+          .client=${this.client}
+          .code=${this.enrollCode}
+          school-name=${this.schoolName}
+          ?can-go-back=${this.profiles.length > 0}
+          @enrolled=${this.onEnrolled}
+          @back=${() => (this.view = 'profiles')}
+        ></sm-enroll>`;
+      case 'profiles':
+        return html`<sm-profiles
+          .profiles=${this.profiles}
+          @pick=${(e: CustomEvent<ProfileSummary>) => this.showUnlock(e.detail)}
+          @add=${() => this.showEnroll()}
+        ></sm-profiles>`;
+      case 'unlock':
+        return html`<sm-unlock
+          .client=${this.client}
+          .profile=${this.profile}
+          @unlocked=${(e: CustomEvent<Opened>) => this.enterProfile(e.detail)}
+          @back=${() => (this.view = this.profiles.length > 0 ? 'profiles' : 'enroll')}
+        ></sm-unlock>`;
+      case 'chats': {
+        const chat = this.chats.find((c) => c.id === this.selected);
+        return html`<main class="shell" data-open=${chat ? 'chat' : 'list'}>
+          <sm-chat-list
+            .chats=${this.chats}
+            .profile=${this.profile}
+            .status=${this.status}
+            selected=${this.selected}
+            ?loaded=${this.chatsLoaded}
+            ?can-ask-notify=${this.canAskNotify}
+            @switch-profile=${this.switchProfile}
+            @ask-notify=${this.askNotify}
+          ></sm-chat-list>
+          <section class="main" aria-label=${chat ? chat.name : msg('Chat', { id: 'app.chat-pane' })}>
+            <sm-chat
+              .chat=${chat}
+              .messages=${this.messages}
+              .hasMore=${this.hasMore}
+              ?loaded=${this.messagesLoaded}
+              @send=${this.onSend}
+              @react=${(e: CustomEvent<ReactDetail>) => this.change(() => this.call('react', e.detail))}
+              @edit-message=${(e: CustomEvent<EditDetail>) => this.change(() => this.call('edit', e.detail))}
+              @delete-message=${(e: CustomEvent<MessageRefDetail>) => this.change(() => this.call('deleteMessage', e.detail))}
+              @load-more=${() => {
+                this.min += PAGE;
+                void this.loadMessages();
+              }}
+            ></sm-chat>
+          </section>
+        </main>`;
+      }
+    }
+  }
+
+  static override styles = [
+    base,
+    css`
+      :host {
+        display: block;
+        height: 100%;
+      }
+      .shell {
+        display: grid;
+        grid-template-columns: minmax(300px, 400px) 1fr;
+        height: 100%;
+        max-width: 1600px;
+        margin: 0 auto;
+        background: var(--panel);
+        box-shadow: 0 0 24px rgba(0, 0, 0, 0.08);
+      }
+      sm-chat-list {
+        border-right: 1px solid var(--line);
+        min-height: 0;
+      }
+      .main {
+        min-width: 0;
+        min-height: 0;
+        display: flex;
+        flex-direction: column;
+      }
+      sm-chat {
+        flex: 1;
+        min-height: 0;
+      }
+      @media (max-width: 759px) {
+        .shell {
+          grid-template-columns: 1fr;
+        }
+        .shell[data-open='chat'] sm-chat-list,
+        .shell[data-open='list'] .main {
+          display: none;
+        }
+        sm-chat-list {
+          border-right: none;
+        }
+      }
+      .loading,
+      .fatal {
+        display: grid;
+        place-items: center;
+        height: 100%;
+      }
+    `,
+  ];
+}
+
+customElements.define('sm-app', App);

@@ -1,0 +1,271 @@
+/**
+ * The engine worker: runs every open profile's engine, storage and relay link off the main thread. As a
+ * SharedWorker it serves all tabs of the app (one engine per profile, however many tabs show it); as a dedicated
+ * Worker (browsers without SharedWorker) it serves one tab.
+ */
+import { EnrollError, enroll } from '@schoolmesh/client';
+import { EngineError } from '@schoolmesh/engine';
+import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
+import { deleteIdbStorage, openIdbStorage } from '@schoolmesh/storage-idb';
+import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
+import type { ApiError, AppEvent, EngineApi, FromWorker, Method, Opened, Request, ToWorker } from '../api/protocol.ts';
+import { EncryptedStorage, WrongPinError, deriveProfileKey } from './encrypted-storage.ts';
+import { type ProfileRecord, deleteProfile, getProfile, listProfiles, profileDatabase, putProfile, summaryOf } from './registry.ts';
+import { ProfileRuntime, storeNewProfile } from './runtime.ts';
+
+interface PortLike {
+  postMessage(message: FromWorker): void;
+  addEventListener(type: 'message', listener: (e: MessageEvent<ToWorker>) => void): void;
+  start?(): void;
+}
+
+interface Client {
+  port: PortLike;
+  profile: string | undefined;
+}
+
+class ApiFailure extends Error {
+  constructor(readonly error: ApiError) {
+    super(error.message);
+  }
+}
+
+const clients = new Set<Client>();
+const runtimes = new Map<string, Promise<ProfileRuntime>>();
+
+function send(client: Client, message: FromWorker): void {
+  try {
+    client.port.postMessage(message);
+  } catch {
+    clients.delete(client);
+  }
+}
+
+function broadcast(profile: string | undefined, event: AppEvent): void {
+  for (const c of clients) if (profile === undefined || c.profile === profile) send(c, { kind: 'event', event });
+}
+
+const MIN_PIN_LENGTH = 4;
+/** Wrong PINs per profile: after FREE_ATTEMPTS, each further attempt waits twice as long (at most a minute). */
+const failures = new Map<string, { count: number; until: number }>();
+const FREE_ATTEMPTS = 5;
+
+function checkPin(pin: unknown): string {
+  if (typeof pin !== 'string' || [...pin].length < MIN_PIN_LENGTH) throw new ApiFailure({ code: 'bad-request', detail: 'short-pin', message: `a PIN has at least ${MIN_PIN_LENGTH} characters` });
+  return pin;
+}
+
+/** Derives the profile's key from the PIN and proves it against the profile's check record. */
+async function unlockKey(record: ProfileRecord, pin: string) {
+  const f = failures.get(record.id);
+  if (f && f.until > Date.now()) throw new ApiFailure({ code: 'wrong-pin', message: 'wait before the next attempt', retryAfterMs: f.until - Date.now() });
+  const key = await deriveProfileKey(pin, fromBase64Url(record.lock.salt), record.lock.iterations);
+  const probe = new EncryptedStorage(await openIdbStorage(profileDatabase(record.id)), key);
+  try {
+    await probe.verify();
+  } catch (error) {
+    if (!(error instanceof WrongPinError)) throw error;
+    const count = (f?.count ?? 0) + 1;
+    const wait = count > FREE_ATTEMPTS ? Math.min(60_000, 1000 * 2 ** (count - FREE_ATTEMPTS - 1)) : 0;
+    failures.set(record.id, { count, until: Date.now() + wait });
+    throw new ApiFailure({ code: 'wrong-pin', message: 'wrong PIN', ...(wait > 0 ? { retryAfterMs: wait } : {}) });
+  } finally {
+    await probe.close();
+  }
+  failures.delete(record.id);
+  return key;
+}
+
+/** Releases of the Web Locks held for open profiles. */
+const held = new Map<string, () => void>();
+
+/**
+ * One engine per profile in the whole browser: with a SharedWorker that is this worker, but dedicated Workers (one
+ * per tab) would open the same database twice and race on sequence numbers. A Web Lock per profile prevents that.
+ */
+async function holdProfileLock(id: string): Promise<void> {
+  const locks = (globalThis.navigator as Navigator | undefined)?.locks;
+  if (!locks) return;
+  await new Promise<void>((acquired, refused) => {
+    void locks.request(`schoolmesh-profile-${id}`, { ifAvailable: true }, (lock) => {
+      if (!lock) {
+        refused(new ApiFailure({ code: 'locked', detail: 'open-elsewhere', message: 'this profile is open in another tab' }));
+        return;
+      }
+      acquired();
+      return new Promise<void>((release) => held.set(id, release));
+    });
+  });
+}
+
+function releaseProfileLock(id: string): void {
+  held.get(id)?.();
+  held.delete(id);
+}
+
+function startRuntime(record: ProfileRecord, key: Awaited<ReturnType<typeof deriveProfileKey>>): Promise<ProfileRuntime> {
+  let runtime = runtimes.get(record.id);
+  if (!runtime) {
+    runtime = (async () => {
+      await holdProfileLock(record.id);
+      try {
+        return await ProfileRuntime.open(summaryOf(record), key, (event) => broadcast(record.id, event));
+      } catch (error) {
+        releaseProfileLock(record.id);
+        throw error;
+      }
+    })();
+    runtimes.set(record.id, runtime);
+    runtime.catch(() => runtimes.delete(record.id));
+  }
+  return runtime;
+}
+
+async function attachTo(client: Client, record: ProfileRecord, runtime: ProfileRuntime): Promise<Opened> {
+  client.profile = record.id;
+  return { profile: summaryOf(record), status: runtime.status };
+}
+
+async function lockProfile(id: string): Promise<void> {
+  const runtime = runtimes.get(id);
+  runtimes.delete(id);
+  for (const c of clients) {
+    if (c.profile !== id) continue;
+    c.profile = undefined;
+    send(c, { kind: 'event', event: { type: 'locked', profile: id } });
+  }
+  if (runtime) await (await runtime.catch(() => undefined))?.close();
+  releaseProfileLock(id);
+}
+
+/** The runtime of the profile this client opened: a client reaches no other profile's data. */
+async function current(client: Client): Promise<ProfileRuntime> {
+  const runtime = client.profile ? runtimes.get(client.profile) : undefined;
+  if (!runtime) throw new ApiFailure({ code: 'no-profile', message: 'no profile is open in this tab' });
+  return runtime;
+}
+
+function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineApi[M]>) => Promise<ReturnType<EngineApi[M]>> } {
+  return {
+    profiles: () => listProfiles(),
+    enroll: async ({ code, pin }) => {
+      const secret = checkPin(pin);
+      const clean = String(code).trim().toUpperCase();
+      if (!/^[0-9A-Z]{5}-?[0-9A-Z]{5}-?[0-9A-Z]{5}$/.test(clean)) throw new ApiFailure({ code: 'enroll', detail: 'bad-code', message: 'malformed code' });
+      const normal = clean.includes('-') ? clean : `${clean.slice(0, 5)}-${clean.slice(5, 10)}-${clean.slice(10)}`;
+      const salt = randomBytes(16);
+      // Derive first: a slow device should not hold a redeemed code while it computes.
+      const key = await deriveProfileKey(secret, salt, PASSPHRASE_ITERATIONS);
+      const { identity, info } = await enroll(self.location.origin, { code: normal });
+      const id = toBase64Url(randomBytes(9));
+      const cert = identity.certificate;
+      const record: ProfileRecord = {
+        id,
+        displayName: cert.displayName,
+        account: cert.account,
+        role: cert.role,
+        schoolName: info.school.name,
+        createdAt: Date.now(),
+        lock: { salt: toBase64Url(salt), iterations: PASSPHRASE_ITERATIONS },
+      };
+      await storeNewProfile(id, key, identity, info);
+      await putProfile(record);
+      broadcast(undefined, { type: 'profiles' });
+      return attachTo(client, record, await startRuntime(record, key));
+    },
+    open: async ({ profile: id, pin }) => {
+      const record = await getProfile(id);
+      if (!record) throw new ApiFailure({ code: 'unknown-profile', message: 'no such profile' });
+      const key = await unlockKey(record, checkPin(pin));
+      return attachTo(client, record, await startRuntime(record, key));
+    },
+    resume: async ({ profile: id }) => {
+      const record = await getProfile(id);
+      const runtime = runtimes.get(id);
+      if (!record || !runtime) throw new ApiFailure({ code: 'locked', message: 'this profile is locked' });
+      return attachTo(client, record, await runtime);
+    },
+    lock: async () => {
+      if (client.profile) await lockProfile(client.profile);
+      client.profile = undefined;
+      return null;
+    },
+    removeProfile: async ({ profile: id }) => {
+      await lockProfile(id);
+      await deleteIdbStorage(profileDatabase(id));
+      await deleteProfile(id);
+      failures.delete(id);
+      broadcast(undefined, { type: 'profiles' });
+      return null;
+    },
+    status: async () => (await current(client)).status,
+    chats: async () => (await current(client)).chats(),
+    messages: async ({ group, min }) => (await current(client)).messages(group, min),
+    post: async ({ group, text, replyTo }) => {
+      if (typeof text !== 'string' || text.trim() === '') throw new ApiFailure({ code: 'bad-request', message: 'empty message' });
+      return (await current(client)).post(group, text, replyTo);
+    },
+    react: async ({ group, bucket, key, emoji }) => {
+      await (await current(client)).react(group, bucket, key, emoji);
+      return null;
+    },
+    edit: async ({ group, bucket, key, text }) => {
+      if (typeof text !== 'string' || text.trim() === '') throw new ApiFailure({ code: 'bad-request', message: 'empty message' });
+      await (await current(client)).edit(group, bucket, key, text);
+      return null;
+    },
+    deleteMessage: async ({ group, bucket, key }) => {
+      await (await current(client)).deleteMessage(group, bucket, key);
+      return null;
+    },
+    markRead: async ({ group }) => {
+      await (await current(client)).markRead(group);
+      return null;
+    },
+  };
+}
+
+function toApiError(error: unknown): ApiError {
+  if (error instanceof ApiFailure) return error.error;
+  if (error instanceof EnrollError) return { code: 'enroll', detail: error.code, message: error.message };
+  if (error instanceof EngineError) {
+    const code = error.code === 'unknown-group' || error.code === 'not-a-member' ? 'unknown-group' : error.code === 'closed' ? 'closed' : 'forbidden';
+    return { code, detail: error.code, message: error.message };
+  }
+  return { code: 'internal', message: error instanceof Error ? error.message : String(error) };
+}
+
+function attach(port: PortLike): void {
+  const client: Client = { port, profile: undefined };
+  clients.add(client);
+  const table = handlers(client);
+  port.addEventListener('message', (e) => {
+    const message = e.data;
+    if (message.kind === 'bye') {
+      clients.delete(client);
+      return;
+    }
+    void handle(client, table, message);
+  });
+  port.start?.();
+}
+
+async function handle(client: Client, table: ReturnType<typeof handlers>, request: Request): Promise<void> {
+  try {
+    const fn = table[request.method] as (args: unknown) => Promise<unknown>;
+    if (typeof fn !== 'function') throw new ApiFailure({ code: 'bad-request', message: `unknown method ${String(request.method)}` });
+    const value = await fn(request.args[0]);
+    send(client, { kind: 'response', id: request.id, ok: true, value });
+  } catch (error) {
+    send(client, { kind: 'response', id: request.id, ok: false, error: toApiError(error) });
+  }
+}
+
+const scope = globalThis as unknown as { onconnect?: unknown; addEventListener: (type: string, listener: (e: MessageEvent) => void) => void };
+if ('onconnect' in scope) {
+  scope.addEventListener('connect', (e) => {
+    for (const port of e.ports) attach(port as unknown as PortLike);
+  });
+} else {
+  attach(globalThis as unknown as PortLike);
+}

@@ -1,0 +1,53 @@
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { webSockets } from '@libp2p/websockets';
+import { multiaddr } from '@multiformats/multiaddr';
+import type { SchoolInfo } from '@schoolmesh/client';
+import type { Engine } from '@schoolmesh/engine';
+import type { DeviceIdentity } from '@schoolmesh/identity';
+import { RelayLink, type RelayLinkState, libp2pPrivateKey } from '@schoolmesh/net-libp2p';
+import { createLibp2p } from 'libp2p';
+
+export type BrowserNode = Awaited<ReturnType<typeof createLibp2p>>;
+
+export interface BrowserRelayConnection {
+  node: BrowserNode;
+  link: RelayLink;
+  stop(): Promise<void>;
+}
+
+/**
+ * The browser's libp2p node: the device key is its libp2p identity (so Noise proves the device), WebSockets to the
+ * school's relay, Noise, yamux; it listens on nothing. It runs inside the engine worker (WebSockets and WebCrypto
+ * exist there; RTCPeerConnection does not, so the WebRTC step of issue 5 will need the page's help).
+ */
+export async function connectBrowserToRelay(
+  engine: Engine,
+  identity: DeviceIdentity,
+  relay: SchoolInfo['relay'],
+  onState: (state: RelayLinkState, detail?: string) => void,
+): Promise<BrowserRelayConnection> {
+  const addrs = relay.ws.map((a) => multiaddr(a));
+  const withoutPeer = (a: string) => a.replace(/\/p2p\/[^/]+$/, '');
+  const allowed = new Set(addrs.map((a) => withoutPeer(a.toString())));
+  const node = await createLibp2p({
+    privateKey: await libp2pPrivateKey(identity.signing.seed),
+    addresses: { listen: [] },
+    transports: [webSockets()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    // libp2p's browser default refuses private addresses, but a school relay is on the school's LAN (and on
+    // loopback in tests). The node dials nothing but the relay addresses its own school published.
+    connectionGater: { denyDialMultiaddr: (addr) => !allowed.has(withoutPeer(addr.toString())) },
+    connectionManager: { dialTimeout: 10_000 },
+  });
+  const link = new RelayLink({ node, endpoint: engine, addrs, agent: 'schoolmesh-web', minDelayMs: 500, maxDelayMs: 5_000, onState }).start();
+  return {
+    node,
+    link,
+    stop: async () => {
+      link.stop();
+      await node.stop();
+    },
+  };
+}

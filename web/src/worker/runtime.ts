@@ -1,0 +1,414 @@
+import { type SchoolInfo, schoolInfo, trustFor } from '@schoolmesh/client';
+import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
+import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
+import type { AeadKey } from '@schoolmesh/crypto';
+import { BUCKET_MS, isExpired } from '@schoolmesh/model';
+import { openIdbStorage } from '@schoolmesh/storage-idb';
+import type { AppEvent, ChatSummary, ConnectionStatus, MessagePage, MessageView, ProfileSummary } from '../api/protocol.ts';
+import { EncryptedStorage } from './encrypted-storage.ts';
+import { type BrowserRelayConnection, connectBrowserToRelay } from './net.ts';
+import { profileDatabase } from './registry.ts';
+
+type ChatMessage = Awaited<ReturnType<Engine['messages']>>[number];
+type ForeignReaction = ReturnType<Awaited<ReturnType<Engine['openBucket']>>['foreignReactions']>[number];
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const IDENTITY_KEY = ['app', 'identity'];
+const SCHOOL_KEY = ['app', 'school'];
+const seenKey = (group: string) => ['app', 'seen', group];
+const pendingPrefix = ['app', 'pending'];
+const EXPIRY_CHECK_MS = 60_000;
+const MAX_EXPIRY_WAIT_MS = 6 * 3_600_000;
+
+/** Stores a freshly enrolled identity and its school in the profile's own database, encrypted under its key. */
+export async function storeNewProfile(id: string, key: AeadKey, identity: DeviceIdentity, info: SchoolInfo): Promise<void> {
+  const storage = new EncryptedStorage(await openIdbStorage(profileDatabase(id), { durability: 'strict' }), key);
+  try {
+    await storage.writeCheck();
+    await storage.batch([
+      { type: 'put', key: IDENTITY_KEY, data: encodeDeviceIdentity(identity) },
+      { type: 'put', key: SCHOOL_KEY, data: enc.encode(JSON.stringify(info)) },
+    ]);
+  } finally {
+    await storage.close();
+  }
+}
+
+/**
+ * One open profile inside the worker: its engine on its own IndexedDB database, its libp2p link to the relay, and
+ * what the UI needs on top of the engine (which messages still wait for the relay, what the user has seen).
+ */
+export class ProfileRuntime {
+  status: ConnectionStatus = { state: 'connecting' };
+  private connection: BrowserRelayConnection | undefined;
+  /** `group/bucket/key` of own messages the relay has not acknowledged yet. */
+  private readonly pending = new Set<string>();
+  /** Pending marks restored after a reload: the entries go out with catch-up, cleared once caught up. */
+  private readonly restored = new Set<string>();
+  private readonly seen = new Map<string, number>();
+  private readonly lastReceipt = new Map<string, string>();
+  private closed = false;
+  private expiryTimer: ReturnType<typeof setInterval> | undefined;
+  /** When the next message shown in a view passes its retention (the views hide it then). */
+  private nextExpiry: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  private emitTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly dirty = new Set<string>();
+  private chatsDirty = false;
+
+  private constructor(
+    readonly profile: ProfileSummary,
+    readonly engine: Engine,
+    readonly identity: DeviceIdentity,
+    private info: SchoolInfo,
+    private readonly storage: EncryptedStorage,
+    private readonly emit: (e: AppEvent) => void,
+  ) {}
+
+  /** Opens a profile whose key was derived from the right PIN (the caller verified it). */
+  static async open(profile: ProfileSummary, key: AeadKey, emit: (e: AppEvent) => void): Promise<ProfileRuntime> {
+    const storage = new EncryptedStorage(await openIdbStorage(profileDatabase(profile.id), { durability: 'strict' }), key);
+    let rawIdentity: Uint8Array | undefined;
+    let rawInfo: Uint8Array | undefined;
+    try {
+      await storage.verify();
+      rawIdentity = await storage.load(IDENTITY_KEY);
+      rawInfo = await storage.load(SCHOOL_KEY);
+      if (!rawIdentity || !rawInfo) throw new Error('this profile has no identity stored');
+    } catch (error) {
+      await storage.close();
+      throw error;
+    }
+    const identity = await decodeDeviceIdentity(rawIdentity);
+    const info = JSON.parse(dec.decode(rawInfo)) as SchoolInfo;
+    const engine = await Engine.open({ storage, identity, trust: trustFor(info) });
+    const runtime = new ProfileRuntime(profile, engine, identity, info, storage, emit);
+    await runtime.restore();
+    engine.on((e) => runtime.onEngineEvent(e));
+    // Retention on this device: expired day buckets (and the keys only they needed) go, also while the app stays open.
+    runtime.expiryTimer = setInterval(() => runtime.checkExpiry(), EXPIRY_CHECK_MS);
+    void runtime.goOnline();
+    return runtime;
+  }
+
+  private async restore(): Promise<void> {
+    for (const r of await this.storage.loadRange(['app', 'seen'])) this.seen.set(r.key[2]!, Number(dec.decode(r.data)));
+    for (const key of await this.storage.keys(pendingPrefix)) this.restored.add(key.slice(2).join('/'));
+  }
+
+  /** Refreshes the relay's addresses when it answers (they may have changed), then keeps a link up. */
+  private async goOnline(): Promise<void> {
+    try {
+      const fresh = await Promise.race([
+        schoolInfo(self.location.origin),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), 3_000)),
+      ]);
+      if (fresh.school.id === this.info.school.id) {
+        this.info = fresh;
+        await this.storage.save(SCHOOL_KEY, enc.encode(JSON.stringify(fresh)));
+      }
+    } catch {
+      // offline: the stored addresses will do, RelayLink retries them
+    }
+    if (this.closed) return;
+    const connection = await connectBrowserToRelay(this.engine, this.identity, this.info.relay, (state) => {
+      if (state === 'connected') {
+        this.setStatus({ state: 'online' });
+        void this.onConnected();
+      } else if (state === 'waiting' || state === 'stopped') this.setStatus({ state: 'offline' });
+      // 'connecting' keeps what was true before: 'connecting' on the first dial, 'offline' on a redial.
+    });
+    if (this.closed) await connection.stop().catch(() => {});
+    else this.connection = connection;
+  }
+
+  private async onConnected(): Promise<void> {
+    // The first 'connected' can come before connectBrowserToRelay returned: wait for the assignment.
+    await Promise.resolve();
+    const session = this.connection?.link.session;
+    if (!session) return;
+    await session.caughtUp();
+    if (this.restored.size === 0) return;
+    // What was written before a reload went to the relay with catch-up.
+    const ops = [...this.restored].map((id) => ({ type: 'del' as const, key: [...pendingPrefix, ...id.split('/')] }));
+    this.restored.clear();
+    await this.storage.batch(ops).catch(() => {});
+    this.touchAll();
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    this.status = status;
+    this.emit({ type: 'status', status });
+  }
+
+  private onEngineEvent(e: EngineEvent): void {
+    if (e.type === 'messages') this.touch(e.group);
+    else if (e.type === 'groups' || e.type === 'expired') this.touchAll();
+    else if (e.type === 'progress' && e.peer.kind === 'relay') {
+      const { received, expected, caughtUp } = e.progress;
+      const state = this.status.state;
+      this.setStatus(caughtUp || expected === 0 ? { state } : { state, sync: { received, expected } });
+    }
+  }
+
+  /** Coalesces change events: one 'messages' per group and one 'chats' per 50 ms at most. */
+  private touch(group: string): void {
+    this.dirty.add(group);
+    this.chatsDirty = true;
+    this.schedule();
+  }
+
+  private touchAll(): void {
+    this.chatsDirty = true;
+    for (const g of this.engine.groups()) this.dirty.add(g.id);
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.emitTimer) return;
+    this.emitTimer = setTimeout(() => {
+      this.emitTimer = undefined;
+      if (this.chatsDirty) this.emit({ type: 'chats' });
+      this.chatsDirty = false;
+      for (const group of this.dirty) this.emit({ type: 'messages', group });
+      this.dirty.clear();
+    }, 50);
+  }
+
+  // ------------------------------------------------------------ views
+
+  private requireGroup(group: string) {
+    const state = this.engine.state(group);
+    if (!state?.members.has(this.engine.account)) throw new EngineError('unknown-group', 'unknown group');
+    return state;
+  }
+
+  private canPost(group: string): boolean {
+    const state = this.engine.state(group);
+    if (!state?.devices.has(this.engine.deviceId)) return false;
+    const role = state.members.get(this.engine.account);
+    if (!role || role === 'reader') return false;
+    return state.policy.whoMayPost === 'members' || role === 'owner' || role === 'moderator';
+  }
+
+  private author(group: string, device: string | undefined): { name: string; account: string; role: string; partner?: string } {
+    const entry = device ? this.engine.state(group)?.devices.get(device) : undefined;
+    if (!entry) return { name: '?', account: '', role: '' };
+    const cert = entry.certificate;
+    const partner = cert.school !== this.identity.certificate.school ? (this.info.partners.find((p) => p.root === cert.school)?.name ?? '?') : undefined;
+    return { name: cert.displayName, account: entry.account, role: cert.role, ...(partner ? { partner } : {}) };
+  }
+
+  private async bucketMessages(group: string, bucket: number): Promise<{ list: ChatMessage[]; me: number; foreign: ForeignReaction[]; clientIds: Map<number, string> }> {
+    const [list, doc] = await Promise.all([this.engine.messages(group, bucket), this.engine.openBucket(group, bucket)]);
+    const clientIds = new Map<number, string>();
+    for (const device of this.engine.state(group)?.devices.keys() ?? []) clientIds.set(doc.clientIdOf(device), device);
+    return { list, me: doc.clientIdOf(this.engine.deviceId), foreign: doc.foreignReactions(), clientIds };
+  }
+
+  async chats(): Promise<ChatSummary[]> {
+    const out: ChatSummary[] = [];
+    for (const g of this.engine.groups()) {
+      const canRead = this.engine.canRead(g.id);
+      let last: ChatSummary['last'];
+      let unread = 0;
+      const seen = this.seen.get(g.id) ?? 0;
+      if (canRead) {
+        const buckets = this.engine.liveBuckets(g.id);
+        const now = this.engine.now();
+        for (let i = buckets.length - 1; i >= 0; i--) {
+          const list = (await this.bucketMessages(g.id, buckets[i]!)).list.filter((m) => !isExpired(m.ts, now, g.policy.retentionDays));
+          if (list.length > 0) this.expireAt(list[0]!.ts + g.policy.retentionDays * BUCKET_MS);
+          const others = list.filter((m) => m.author !== this.engine.deviceId && !m.deleted && m.ts > seen);
+          unread += others.length;
+          const newest = list.at(-1);
+          if (!last && newest) {
+            const a = this.author(g.id, newest.author);
+            last = { text: newest.text, authorName: a.name, ts: newest.ts, mine: newest.author === this.engine.deviceId, deleted: newest.deleted };
+          }
+          // Older buckets can only hold more unread messages if this one's oldest is still unread.
+          if (last && list.length > 0 && list[0]!.ts <= seen) break;
+        }
+      }
+      out.push({
+        id: g.id,
+        name: g.name,
+        kind: g.kind,
+        members: g.members,
+        canPost: this.canPost(g.id),
+        canRead,
+        retentionDays: g.policy.retentionDays,
+        unread,
+        ...(last ? { last } : {}),
+      });
+    }
+    out.sort((a, b) => (b.last?.ts ?? 0) - (a.last?.ts ?? 0) || a.name.localeCompare(b.name, 'de'));
+    return out;
+  }
+
+  async messages(group: string, min = 60): Promise<MessagePage> {
+    this.requireGroup(group);
+    const buckets = this.engine.liveBuckets(group);
+    const loaded: Awaited<ReturnType<ProfileRuntime['bucketMessages']>>[] = [];
+    let count = 0;
+    let i = buckets.length - 1;
+    for (; i >= 0 && count < min; i--) {
+      const b = await this.bucketMessages(group, buckets[i]!);
+      loaded.unshift(b);
+      count += b.list.length;
+    }
+    // Reactions per message and person (device): a reaction stored in a later bucket replaces an earlier one.
+    const reactions = new Map<string, Map<string, string>>();
+    const react = (target: string, device: string | undefined, emoji: string) => {
+      if (!device) return;
+      const m = reactions.get(target) ?? new Map<string, string>();
+      reactions.set(target, m);
+      m.set(device, emoji);
+    };
+    for (const b of loaded) {
+      for (const m of b.list) for (const [emoji, ids] of Object.entries(m.reactions)) for (const id of ids) react(`${m.bucket}/${m.key}`, b.clientIds.get(id), emoji);
+      for (const f of b.foreign) react(`${f.target.bucket}/${f.target.key}`, b.clientIds.get(f.authorClientId), f.emoji);
+    }
+    // A live bucket can still hold messages past retention (it goes when its last moment does): hide those.
+    const now = this.engine.now();
+    const retention = this.engine.state(group)?.policy.retentionDays ?? Number.POSITIVE_INFINITY;
+    const all = loaded.flatMap((b) => b.list.filter((m) => !isExpired(m.ts, now, retention)).map((m) => ({ m, me: b.me })));
+    if (all.length > 0) this.expireAt(all[0]!.m.ts + retention * BUCKET_MS);
+    const byKey = new Map(all.map(({ m }) => [`${m.bucket}/${m.key}`, m]));
+    const messages: MessageView[] = all.map(({ m, me }) => {
+      const a = this.author(group, m.author);
+      const mine = m.author === this.engine.deviceId;
+      const id = `${group}/${m.bucket}/${m.key}`;
+      const target = m.replyTo ? byKey.get(`${m.replyTo.bucket}/${m.replyTo.key}`) : undefined;
+      const counts = new Map<string, { count: number; mine: boolean }>();
+      for (const [device, emoji] of reactions.get(`${m.bucket}/${m.key}`) ?? []) {
+        const c = counts.get(emoji) ?? { count: 0, mine: false };
+        c.count++;
+        if (device === this.engine.deviceId) c.mine = true;
+        counts.set(emoji, c);
+      }
+      return {
+        key: m.key,
+        bucket: m.bucket,
+        authorName: a.name,
+        authorAccount: a.account,
+        authorRole: a.role,
+        ...(a.partner ? { partnerSchool: a.partner } : {}),
+        mine,
+        text: m.deleted ? '' : m.text,
+        ts: m.ts,
+        ...(m.editedAt && !m.deleted ? { editedAt: m.editedAt } : {}),
+        deleted: m.deleted,
+        pending: mine && (this.pending.has(id) || this.restored.has(id)),
+        ...(m.replyTo
+          ? { replyTo: { ...m.replyTo, authorName: target ? this.author(group, target.author).name : '', text: target && !target.deleted ? target.text : '' } }
+          : {}),
+        reactions: m.deleted ? [] : [...counts].map(([emoji, c]) => ({ emoji, ...c })),
+        readBy: m.readBy.filter((c) => c !== me).length,
+      };
+    });
+    return { group, messages, hasMore: i >= 0 };
+  }
+
+  /** Runs every minute: expired buckets go, and views refresh if a shown message expired (also after a clock jump). */
+  private checkExpiry(): void {
+    void this.engine.expire().catch(() => {});
+    if (this.nextExpiry && this.nextExpiry.at <= this.engine.now()) {
+      clearTimeout(this.nextExpiry.timer);
+      this.nextExpiry = undefined;
+      this.touchAll();
+    }
+  }
+
+  /** Refreshes every view when the oldest shown message expires, so it disappears on time, not a minute later. */
+  private expireAt(at: number): void {
+    if (this.closed || (this.nextExpiry && this.nextExpiry.at < at)) return;
+    // The same moment again: set the timer anew, the clock may have jumped (a laptop waking up) since.
+    if (this.nextExpiry) clearTimeout(this.nextExpiry.timer);
+    // Far-off expiries are checked again in a few hours (setTimeout cannot wait beyond ~24 days anyway).
+    const timer = setTimeout(() => {
+      this.nextExpiry = undefined;
+      void this.engine.expire().catch(() => {});
+      this.touchAll();
+    }, Math.min(MAX_EXPIRY_WAIT_MS, Math.max(0, at - this.engine.now()) + 50));
+    this.nextExpiry = { at, timer };
+  }
+
+  async react(group: string, bucket: number, key: string, emoji: string | null): Promise<void> {
+    this.requireGroup(group);
+    const posted = await this.engine.react(group, bucket, key, emoji);
+    this.track(group, posted);
+  }
+
+  async edit(group: string, bucket: number, key: string, text: string): Promise<void> {
+    this.requireGroup(group);
+    this.track(group, await this.engine.edit(group, bucket, key, text));
+  }
+
+  async deleteMessage(group: string, bucket: number, key: string): Promise<void> {
+    this.requireGroup(group);
+    this.track(group, await this.engine.deleteForEveryone(group, bucket, key));
+  }
+
+  /** Own changes show at once; the view refreshes again when the relay has them. */
+  private track(group: string, posted: Posted): void {
+    this.touch(group);
+    void posted.acked.then(() => this.touch(group));
+  }
+
+  async post(group: string, text: string, replyTo?: { bucket: number; key: string }): Promise<{ key: string; bucket: number }> {
+    this.requireGroup(group);
+    const posted = await this.engine.post(group, { text, ...(replyTo ? { replyTo } : {}) });
+    const id = `${group}/${posted.bucket}/${posted.key}`;
+    const key = [...pendingPrefix, group, String(posted.bucket), posted.key];
+    this.pending.add(id);
+    // Kept across a reload: the entry is stored, and goes to the relay when the link is back.
+    void this.storage.save(key, new Uint8Array([1])).catch(() => {});
+    void posted.acked.then(() => {
+      this.pending.delete(id);
+      void this.storage.remove(key).catch(() => {});
+      this.touch(group);
+    });
+    await this.markSeen(group, Date.now());
+    this.touch(group);
+    return { key: posted.key, bucket: posted.bucket };
+  }
+
+  async markRead(group: string): Promise<void> {
+    this.requireGroup(group);
+    const buckets = this.engine.liveBuckets(group);
+    const newest = buckets.at(-1);
+    let seenTs = Date.now();
+    if (newest !== undefined) {
+      const { list } = await this.bucketMessages(group, newest);
+      const lastOther = list.filter((m) => m.author !== this.engine.deviceId).at(-1);
+      if (lastOther) {
+        seenTs = Math.max(seenTs, lastOther.ts);
+        const receipt = `${newest}/${lastOther.key}`;
+        const policy = this.engine.state(group)?.policy;
+        if (policy?.readReceipts && this.canPost(group) && this.lastReceipt.get(group) !== receipt) {
+          this.lastReceipt.set(group, receipt);
+          await this.engine.markRead(group, newest, lastOther.key).catch(() => {});
+        }
+      }
+    }
+    await this.markSeen(group, seenTs);
+    this.chatsDirty = true;
+    this.schedule();
+  }
+
+  private async markSeen(group: string, ts: number): Promise<void> {
+    if ((this.seen.get(group) ?? 0) >= ts) return;
+    this.seen.set(group, ts);
+    await this.storage.save(seenKey(group), enc.encode(String(ts)));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.emitTimer) clearTimeout(this.emitTimer);
+    if (this.expiryTimer) clearInterval(this.expiryTimer);
+    if (this.nextExpiry) clearTimeout(this.nextExpiry.timer);
+    await this.connection?.stop().catch(() => {});
+    await this.engine.close();
+  }
+}
