@@ -41,12 +41,13 @@ export async function createRelayNode(config: RelayConfig, privateKey: PrivateKe
         },
       }),
     },
-    // libp2p's connection monitor pings every connection every 10 s, all in one tick, and aborts a connection whose
-    // ping takes over 5 s. Devices ping the relay themselves, so the relay's own pings only need to find dead peers
-    // (WebSocket connections have no inactivity timeout): once a minute, and only a peer silent for 30 s is dropped.
-    // With libp2p's defaults a relay with 2,000 devices spent a large share of its CPU on pings and, when busy for
-    // a few seconds, dropped healthy sessions, whose redials made it busier (docs/benchmarks.md, "relay").
-    connectionMonitor: { pingInterval: 60_000, pingTimeout: { minTimeout: 30_000 } },
+    // No relay-side connection monitor. libp2p's default pings every connection every 10 s, each ping a new stream
+    // (~4 ms of relay CPU here), all connections in the same tick (a 0.5 s stall at 900 devices), and aborts a
+    // connection whose ping takes 5 s, so a busy relay drops healthy sessions whose redials make it busier
+    // (docs/benchmarks.md, "relay"). Liveness does not need it: yamux pings every connection every 30 s with one
+    // frame and no stream, spread out, so a dead peer's connection fails on write; devices run their own monitor to
+    // notice a dead relay and redial.
+    connectionMonitor: { enabled: false },
     connectionManager: {
       maxConnections: config.limits.maxConnections,
       inboundConnectionThreshold: config.limits.inboundConnectionsPerHostPerSecond,

@@ -25,6 +25,10 @@ export interface TrafficOptions {
   /** Authors pack their entries of finished days (as their devices do when online). */
   pack: boolean;
   seed: number;
+  /** The school whose authority certifies the devices (default: a fresh one). A relay benchmark passes its relay's. */
+  school?: SchoolAuthority;
+  /** The moment the traffic ends, "now" for its clock (default: noon of 2026-11-22, the last of the days). */
+  end?: number;
 }
 
 export interface Traffic {
@@ -68,10 +72,10 @@ function chatText(rand: () => number): string {
 
 export async function generateTraffic(o: TrafficOptions): Promise<Traffic> {
   const rand = prng(o.seed);
-  const firstDay = bucketOf(Date.UTC(2026, 10, 16));
-  const end = (firstDay + o.days - 1) * BUCKET_MS + 12 * 3600_000;
+  const firstDay = o.end === undefined ? bucketOf(Date.UTC(2026, 10, 16)) : bucketOf(o.end) - o.days + 1;
+  const end = o.end ?? (firstDay + o.days - 1) * BUCKET_MS + 12 * 3600_000;
   const clock = new ManualClock(end);
-  const school = await createSchool('Gesamtschule Nord', firstDay * BUCKET_MS - 30 * BUCKET_MS);
+  const school = o.school ?? (await createSchool('Gesamtschule Nord', firstDay * BUCKET_MS - 30 * BUCKET_MS));
   const trust = () => {
     const t = new TrustStore(() => clock.now());
     t.addSchool(fromBase64Url(school.id), school.name);
