@@ -19,5 +19,8 @@ export async function createDeviceNode(options: { privateKey: PrivateKey; loopba
     streamMuxers: [yamux()],
     ...(options.loopbackOnly ? { connectionGater: loopbackOnlyGater() } : {}),
     connectionManager: { dialTimeout: 10_000 },
+    // A ping a minute finds a dead relay soon enough; libp2p's 10 s default costs a relay with 2,000 devices most of
+    // a core (docs/benchmarks.md, "relay").
+    connectionMonitor: { pingInterval: 60_000 },
   });
 }

@@ -40,6 +40,9 @@ export async function connectBrowserToRelay(
     // loopback in tests). The node dials nothing but the relay addresses its own school published.
     connectionGater: { denyDialMultiaddr: (addr) => !allowed.has(withoutPeer(addr.toString())) },
     connectionManager: { dialTimeout: 10_000 },
+    // A ping a minute finds a dead relay soon enough; libp2p's 10 s default costs a relay with 2,000 devices most of
+    // a core (docs/benchmarks.md, "relay").
+    connectionMonitor: { pingInterval: 60_000 },
   });
   const link = new RelayLink({ node, endpoint: engine, addrs, agent: 'schoolmesh-web', minDelayMs: 500, maxDelayMs: 5_000, onState }).start();
   return {
