@@ -8,11 +8,11 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Libp2p, PrivateKey } from '@libp2p/interface';
 import { tcp } from '@libp2p/tcp';
-import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
+import { multiaddr } from '@multiformats/multiaddr';
 import { type Engine, deviceCredential, trustStoreVerifier } from '@schoolmesh/engine';
 import type { Entry } from '@schoolmesh/entries';
 import type { DeviceIdentity, TrustStore } from '@schoolmesh/identity';
-import { type OpenedSync, SYNC_PROTOCOL, libp2pPrivateKey, loopbackOnlyGater, syncOverStream } from '@schoolmesh/net-libp2p';
+import { dialSync, libp2pPrivateKey, loopbackOnlyGater } from '@schoolmesh/net-libp2p';
 import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
 import { type SyncReplica, SyncSession, boundToTransport } from '@schoolmesh/sync';
 import { createLibp2p } from 'libp2p';
@@ -46,19 +46,6 @@ export function lightReplica(groups: LightGroup[], received: (entries: readonly 
       return { accepted: [...entries], rejected: 0, reason: '' };
     },
   };
-}
-
-/**
- * Dials and opens the sync stream like `dialSync`, but wraps the stream in the same synchronous step in which the
- * caller then creates its session (pass `then`): `dialSync` registers the stream's message listener inside itself,
- * libp2p dispatches bytes the relay sent early (its HELLO often arrives with the protocol confirmation) in a
- * microtask, and `framedByteChannel` drops frames that arrive before a frame handler exists, so a session created
- * after `await dialSync(...)` can miss the relay's HELLO ("auth before hello"). See docs/benchmarks.md.
- */
-export async function dialSyncThen<T>(node: Libp2p, addrs: Multiaddr[], then: (opened: OpenedSync) => T): Promise<T> {
-  const connection = await node.dial(addrs, { signal: AbortSignal.timeout(60_000) });
-  const stream = await connection.newStream(SYNC_PROTOCOL, { signal: AbortSignal.timeout(60_000) });
-  return then(syncOverStream(stream, connection));
 }
 
 /**
@@ -120,18 +107,18 @@ export async function connectLight(
 ): Promise<LightConnection> {
   const node = await createLightNode(await libp2pPrivateKey(identity.signing.seed), pingIntervalMs);
   try {
-    const session = await dialSyncThen(
+    const opened = await dialSync(
       node,
       relayTcp.map((a) => multiaddr(a)),
-      (opened) =>
-        new SyncSession({
-          channel: opened.channel,
-          replica,
-          credential: deviceCredential(identity),
-          verifier: boundToTransport(trustStoreVerifier(trust), opened.remoteKey),
-          agent: 'schoolmesh-bench-device',
-        }),
+      { signal: AbortSignal.timeout(60_000) },
     );
+    const session = new SyncSession({
+      channel: opened.channel,
+      replica,
+      credential: deviceCredential(identity),
+      verifier: boundToTransport(trustStoreVerifier(trust), opened.remoteKey),
+      agent: 'schoolmesh-bench-device',
+    });
     await settled(session, async () => {
       await session.start();
       await session.caughtUp();
@@ -158,11 +145,8 @@ export async function connectEngine(
 ): Promise<{ session: SyncSession; close(): Promise<void> }> {
   const node = await createDeviceNode({ privateKey: await libp2pPrivateKey(identity.signing.seed), loopbackOnly: true });
   try {
-    const session = await dialSyncThen(
-      node,
-      relayTcp.map((a) => multiaddr(a)),
-      (opened) => engine.connect(opened.channel, { agent: 'schoolmesh-bench-device', transportKey: opened.remoteKey }),
-    );
+    const opened = await dialSync(node, relayTcp.map((a) => multiaddr(a)), { signal: AbortSignal.timeout(60_000) });
+    const session = engine.connect(opened.channel, { agent: 'schoolmesh-bench-device', transportKey: opened.remoteKey });
     await session.start();
     return {
       session,

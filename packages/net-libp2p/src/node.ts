@@ -20,7 +20,8 @@ export async function createDeviceNode(options: { privateKey: PrivateKey; loopba
     ...(options.loopbackOnly ? { connectionGater: loopbackOnlyGater() } : {}),
     connectionManager: { dialTimeout: 10_000 },
     // A ping a minute finds a dead relay soon enough; libp2p's 10 s default costs a relay with 2,000 devices most of
-    // a core (docs/benchmarks.md, "relay").
-    connectionMonitor: { pingInterval: 60_000 },
+    // a core (docs/benchmarks.md, "relay"). A ping may take 30 s before the link is dropped: a relay busy
+    // for a few seconds must not make every device drop and redial at once (libp2p's default is 5 s).
+    connectionMonitor: { pingInterval: 60_000, pingTimeout: { minTimeout: 30_000 } },
   });
 }
