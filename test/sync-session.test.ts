@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, eventually, testSchool } from './support/school.ts';
 import { deviceCredential, trustStoreVerifier } from '@schoolmesh/engine';
-import { type FrameChannel, type SyncProgress, SyncSession, decodeMessage, memoryChannelPair } from '@schoolmesh/sync';
+import { ErrorCode, type FrameChannel, type SyncProgress, SyncError, SyncRefusal, type SyncReplica, SyncSession, decodeMessage, memoryChannelPair } from '@schoolmesh/sync';
 
 /** Wraps a channel and tracks, on the sending side, how many ENTRIES are out without their ACK. */
 function windowWatch(sending: FrameChannel, receiving: FrameChannel) {
@@ -75,5 +75,56 @@ describe('sync session: catch-up, backpressure, progress', () => {
     expect(last.received).toBe(last.expected);
     expect(last.expected).toBeGreaterThanOrEqual(6 * teacherChain.seq);
     expect(progress.some((p) => p.received < p.expected)).toBe(true);
+  });
+});
+
+describe('sync session: how it ends', () => {
+  it('caughtUp() rejects with SyncError("closed") when the session closes before catching up', async () => {
+    const s = await testSchool();
+    const teacherIdentity = await s.device('schmidt', 'teacher');
+    const teacher = await s.engine(teacherIdentity);
+    const pupil = await s.engine(await s.device('ben', 'pupil'));
+    const [a, b] = memoryChannelPair();
+    // The far end never answers: no catch-up can complete.
+    b.onFrame(() => {});
+    const session = pupil.connect(a);
+    const waiting = session.caughtUp();
+    session.close('test closes it');
+    await expect(waiting).rejects.toBeInstanceOf(SyncError);
+    await expect(session.caughtUp()).rejects.toMatchObject({ code: 'closed' });
+    void teacher;
+  });
+
+  it('a replica that refuses with SyncRefusal ends the session with that ERROR code, not Internal', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const benIdentity = await s.device('ben', 'pupil');
+    const pupil = await s.engine(benIdentity);
+    await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    const [teacherEnd, pupilEnd] = memoryChannelPair();
+    const errors: { code: number; message: string }[] = [];
+    const send = pupilEnd.send.bind(pupilEnd);
+    pupilEnd.send = (frame) => {
+      const m = decodeMessage(frame);
+      if (m.type === 'error') errors.push({ code: m.code, message: m.message });
+      send(frame);
+    };
+    // The pupil's side is a bare session over its replica, wrapped like a relay wraps its replica, refusing what the
+    // teacher sends (as a relay refuses a device over its rate).
+    const refusing = new Proxy(pupil.replica as unknown as SyncReplica, {
+      get(target, prop) {
+        if (prop === 'applyMembership')
+          return async () => {
+            throw new SyncRefusal(ErrorCode.RateLimited, 'rate limit: too much');
+          };
+        const value = Reflect.get(target, prop, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const bare = new SyncSession({ channel: pupilEnd, replica: refusing, credential: deviceCredential(benIdentity), verifier: trustStoreVerifier(s.trust()) });
+    void bare.start().catch(() => {});
+    const session = teacher.connect(teacherEnd);
+    await eventually(() => bare.isClosed && session.isClosed);
+    expect(errors).toEqual([{ code: ErrorCode.RateLimited, message: 'rate limit: too much' }]);
   });
 });

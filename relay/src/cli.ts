@@ -12,7 +12,7 @@ const USAGE = `schoolmesh-relay <command> [options]
   init --data <dir> --name <school name> [--host 127.0.0.1] [--http-port 8787]
         creates the school's keys and <dir>/relay.json
   start [--config <dir>/relay.json]
-        runs the relay until SIGINT/SIGTERM (graceful shutdown)
+        runs the relay until SIGINT/SIGTERM (graceful shutdown); SIGHUP reloads the config
   code --config <file> --account <id> --role <pupil|teacher|parent|staff|admin> [--name "Display Name"]
         issues a one-time enrollment code (printed with a QR code) through the running relay
   revoke --config <file> <device id>...
@@ -66,8 +66,16 @@ async function init(args: string[]): Promise<number> {
 
 async function start(args: string[]): Promise<number> {
   const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
-  const config = await loadConfig(values.config ?? 'relay.json');
+  const configPath = values.config ?? 'relay.json';
+  const config = await loadConfig(configPath);
   const relay = await Relay.start(config);
+  // SIGHUP re-reads the config file: partners, limits, timers and the log level change without a restart. A config
+  // that does not validate is logged and ignored (the running one stays).
+  process.on('SIGHUP', () => {
+    loadConfig(configPath)
+      .then((next) => relay.reload(next))
+      .catch((error: Error) => relay.log.error({ reason: error.message }, 'config reload refused; the running config stays'));
+  });
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       relay.log.info({ signal }, 'shutting down');

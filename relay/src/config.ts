@@ -43,6 +43,8 @@ export const configSchema = z
         bytesPerMinutePerDevice: z.number().int().positive().default(8 * 1024 * 1024),
         /** Sessions one device may hold at once. */
         sessionsPerDevice: z.number().int().positive().default(4),
+        /** Seconds a new stream may take to authenticate (HELLO and AUTH); idle strangers are dropped after it. */
+        handshakeSeconds: z.number().positive().default(10),
       })
       .prefault({}),
     retention: z

@@ -1,7 +1,7 @@
 import type { Entry } from '@schoolmesh/entries';
 import type { TrustStore } from '@schoolmesh/identity';
 import type { Replica } from '@schoolmesh/replica';
-import { ErrorCode, type FrameChannel, type LocalCredential, type PeerInfo, type SyncReplica, SyncSession } from '@schoolmesh/sync';
+import { ErrorCode, type FrameChannel, type LocalCredential, type PeerInfo, type SyncReplica, SyncRefusal, SyncSession } from '@schoolmesh/sync';
 import type { Logger } from 'pino';
 import { type Admitted, admissionVerifier, stillAdmitted } from './admission.ts';
 import type { RelayMetrics } from './metrics.ts';
@@ -21,6 +21,8 @@ export interface HubOptions {
   limiter: DeviceRateLimiter;
   log: Logger;
   sessionsPerDevice: number;
+  /** A session that has not authenticated after this long is refused (an idle stranger holds a stream). */
+  handshakeMs: number;
 }
 
 /**
@@ -41,6 +43,12 @@ export class SessionHub {
     opts.replica.on((event) => {
       if (event.type === 'membership') for (const l of this.live) l.session.refresh(event.group);
     });
+  }
+
+  /** Limits from a reloaded config: they apply to sessions opened from now on (and the per-device count at once). */
+  setLimits(limits: { sessionsPerDevice: number; handshakeMs: number }): void {
+    this.opts.sessionsPerDevice = limits.sessionsPerDevice;
+    this.opts.handshakeMs = limits.handshakeMs;
   }
 
   get size(): number {
@@ -75,7 +83,14 @@ export class SessionHub {
     });
     live.session = session;
     this.live.add(live);
+    const handshake = setTimeout(() => {
+      if (session.peer || session.isClosed) return;
+      metrics.refused.inc({ reason: 'handshake-timeout' });
+      session.refuse(ErrorCode.Unauthenticated, `no handshake within ${this.opts.handshakeMs / 1000} s`);
+    }, this.opts.handshakeMs);
+    handshake.unref();
     session.onClose((reason) => {
+      clearTimeout(handshake);
       this.live.delete(live);
       this.relays.delete(live);
       const peerId = session.peer?.id;
@@ -90,6 +105,7 @@ export class SessionHub {
     session
       .start()
       .then((peer) => {
+        clearTimeout(handshake);
         metrics.connections.inc({ kind: peer.kind });
         if (peer.kind === 'relay') metrics.federationLinks.inc();
         log.info({ peer: peer.id, kind: peer.kind, account: peer.account, school: peer.school, origin }, 'session open');
@@ -169,7 +185,7 @@ export class SessionHub {
           if (waitMs > 0) metrics.rateLimited.inc({ outcome: 'delayed' });
           if (!(await limiter.take(peer.id, entries.length, bytes))) {
             metrics.rateLimited.inc({ outcome: 'refused' });
-            throw new Error('rate limit: this device sends more than the relay accepts per minute');
+            throw new SyncRefusal(ErrorCode.RateLimited, 'rate limit: this device sends more than the relay accepts per minute');
           }
         }
         const result = await replica.applyEntries(entries, peer);

@@ -6,7 +6,7 @@ export class DeviceRateLimiter {
   private readonly buckets = new Map<string, { entries: number; bytes: number; at: number }>();
 
   constructor(
-    private readonly perMinute: { entries: number; bytes: number },
+    private perMinute: { entries: number; bytes: number },
     private readonly clock: () => number = Date.now,
     private readonly maxWaitMs = 5_000,
   ) {}
@@ -25,6 +25,11 @@ export class DeviceRateLimiter {
     b.bytes = Math.min(this.perMinute.bytes, b.bytes + minutes * this.perMinute.bytes);
     b.at = now;
     return b;
+  }
+
+  /** New limits (config reload); buckets already filled above them are cut down at their next refill. */
+  setLimits(perMinute: { entries: number; bytes: number }): void {
+    this.perMinute = { ...perMinute };
   }
 
   /** Milliseconds until `entries` and `bytes` fit, 0 if now; Infinity if they never fit in one burst. */

@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
 import { SYNC_PROTOCOL, SYNC_STREAM_OPTIONS, libp2pPrivateKey, syncOverStream } from '@schoolmesh/net-libp2p';
 import { LdapAuthenticator } from '@schoolmesh/directory';
-import { TrustStore, rootKeyOf } from '@schoolmesh/identity';
+import { TrustStore, rootKeyOf, schoolIdOf } from '@schoolmesh/identity';
 import { Replica } from '@schoolmesh/replica';
 import { type LevelStorageAdapter, openLevelStorage } from '@schoolmesh/storage-level';
 import type { LocalCredential } from '@schoolmesh/sync';
@@ -42,7 +42,7 @@ export class Relay {
   readonly startedAt = Date.now();
 
   private constructor(
-    readonly config: RelayConfig,
+    private current: RelayConfig,
     readonly keys: RelayKeys,
     readonly log: Logger,
     readonly storage: LevelStorageAdapter,
@@ -54,7 +54,14 @@ export class Relay {
     readonly node: Libp2p,
     readonly http: Server,
     readonly federation: Federation,
+    private readonly limiter: DeviceRateLimiter,
+    private readonly partners: { name: string; root: string }[],
   ) {}
+
+  /** The config in force (the one given at start, or the last one `reload` applied). */
+  get config(): RelayConfig {
+    return this.current;
+  }
 
   static async start(config: RelayConfig, options: RelayOptions = {}): Promise<Relay> {
     const clock = options.clock ?? Date.now;
@@ -71,7 +78,7 @@ export class Relay {
     const metrics = new RelayMetrics();
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
     const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
-    const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice });
+    const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice, handshakeMs: config.limits.handshakeSeconds * 1000 });
     const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed));
     await node.handle(
       SYNC_PROTOCOL,
@@ -97,9 +104,11 @@ export class Relay {
     );
     const federation = new Federation(node, hub, log.child({ component: 'federation' }));
     let relay!: Relay;
+    // Kept by reference: a config reload edits it in place, and /api/school answers from it.
+    const partners = config.federation.partners.map((p) => ({ name: p.name, root: p.root }));
     const http = createHttpServer({
       school: { id: keys.schoolId, name: keys.schoolName, root: toBase64Url(keys.rootPublicKey) },
-      partners: config.federation.partners.map((p) => ({ name: p.name, root: p.root })),
+      partners,
       enrollment,
       metrics,
       adminToken: keys.adminToken,
@@ -122,19 +131,60 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners);
     await relay.sweep();
     federation.start(config.federation.partners);
-    const refreshPartners = async () => {
-      if ((await federation.refreshRevocations(config.federation.partners, trust)) > 0) await hub.recheck();
-    };
-    await refreshPartners();
-    relay.timers.push(setInterval(() => void refreshPartners(), config.partnerRevocationMinutes * 60_000));
-    relay.timers.push(setInterval(() => void relay.sweep(), config.retention.sweepMinutes * 60_000));
-    relay.timers.push(setInterval(() => void hub.recheck(), config.recheckSeconds * 1000));
-    for (const t of relay.timers) t.unref();
+    await relay.refreshPartners();
+    relay.startTimers();
     log.info({ http: relay.httpUrl(), libp2p: node.getMultiaddrs().map(String), partners: config.federation.partners.length }, 'relay started');
     return relay;
+  }
+
+  private async refreshPartners(): Promise<void> {
+    if ((await this.federation.refreshRevocations(this.current.federation.partners, this.trust)) > 0) await this.hub.recheck();
+  }
+
+  private startTimers(): void {
+    for (const t of this.timers) clearInterval(t);
+    const c = this.current;
+    this.timers = [
+      setInterval(() => void this.refreshPartners(), c.partnerRevocationMinutes * 60_000),
+      setInterval(() => void this.sweep(), c.retention.sweepMinutes * 60_000),
+      setInterval(() => void this.hub.recheck(), c.recheckSeconds * 1000),
+    ];
+    for (const t of this.timers) t.unref();
+  }
+
+  /**
+   * Applies a changed config without a restart (SIGHUP): federation partners (added ones are trusted and dialled;
+   * removed ones are no longer trusted, their links stop and their sessions are dropped at once), limits, timers
+   * and the log level. Settings that need a restart (addresses, ports, data directory, store, web root, enrollment,
+   * directory) are reported back and logged, not applied. Returns what needs a restart.
+   */
+  async reload(next: RelayConfig): Promise<string[]> {
+    const before = this.current;
+    const needsRestart = RESTART_ONLY.filter((k) => JSON.stringify(before[k]) !== JSON.stringify(next[k]));
+    const oldRoots = new Set(before.federation.partners.map((p) => p.root));
+    const newRoots = new Set(next.federation.partners.map((p) => p.root));
+    this.current = { ...next, ...Object.fromEntries(needsRestart.map((k) => [k, before[k]])) } as RelayConfig;
+    for (const root of oldRoots) if (!newRoots.has(root)) this.trust.removeSchool(schoolIdOf(rootKeyOf(root)!));
+    for (const p of next.federation.partners) this.trust.addSchool(rootKeyOf(p.root)!, p.name);
+    this.partners.splice(0, this.partners.length, ...next.federation.partners.map((p) => ({ name: p.name, root: p.root })));
+    if (JSON.stringify(before.federation.partners) !== JSON.stringify(next.federation.partners)) {
+      this.federation.stop();
+      this.federation.start(next.federation.partners);
+    }
+    this.limiter.setLimits({ entries: next.limits.entriesPerMinutePerDevice, bytes: next.limits.bytesPerMinutePerDevice });
+    this.hub.setLimits({ sessionsPerDevice: next.limits.sessionsPerDevice, handshakeMs: next.limits.handshakeSeconds * 1000 });
+    this.log.level = next.log.level;
+    this.startTimers();
+    const dropped = await this.hub.recheck();
+    await this.refreshPartners();
+    const added = [...newRoots].filter((r) => !oldRoots.has(r)).length;
+    const removed = [...oldRoots].filter((r) => !newRoots.has(r)).length;
+    this.log.info({ partners: next.federation.partners.length, added, removed, dropped, needsRestart }, 'config reloaded');
+    if (needsRestart.length > 0) this.log.warn({ settings: needsRestart }, 'these settings changed but apply only after a restart');
+    return needsRestart;
   }
 
   httpUrl(): string {
@@ -205,6 +255,9 @@ export class Relay {
     return this.stopping;
   }
 }
+
+/** Settings a running relay cannot change: they take effect at the next start. */
+const RESTART_ONLY = ['dataDir', 'host', 'httpPort', 'tcpPort', 'wsPort', 'announce', 'loopbackOnly', 'store', 'enrollment', 'directory', 'webRoot'] as const satisfies readonly (keyof RelayConfig)[];
 
 /** The LDAP password sign-in from the config's `directory` section (a bind password may come from a file). */
 async function ldapAuthenticator(config: RelayConfig, log: Logger): Promise<AccountAuthenticator> {

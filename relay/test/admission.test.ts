@@ -69,7 +69,8 @@ describe('admission at a relay process', () => {
   };
 
   beforeAll(async () => {
-    setup = await setupRelay('Gymnasium am See');
+    // Strangers get 3 s to authenticate (10 s by default): the idle-stream test below waits for it.
+    setup = await setupRelay('Gymnasium am See', { limits: { handshakeSeconds: 3 } });
     // A second school with its own keys, never federated with the first (its relay need not even run).
     other = await setupRelay('Realschule Nord');
     relay = await startRelay(setup);
@@ -83,6 +84,16 @@ describe('admission at a relay process', () => {
     await until(() => ben.engine.canRead(group), 20_000, 'ben can read');
     for (let i = 0; i < 3; i++) await (await teacher.engine.post(group, { text: `Nachricht ${i}` })).acked;
     await until(async () => (await ben.engine.messages(group)).length === 3, 20_000, 'ben has the messages');
+  });
+
+  it('ends a stream that never authenticates after limits.handshakeSeconds', async () => {
+    const idle = await openRawStream(await node(), relay);
+    // We send nothing at all: the relay's HELLO comes, then, after the handshake time, its ERROR and the end.
+    await idle.ended(30_000);
+    const error = idle.received.find((m) => m.type === 'error') as (SyncMessage & { type: 'error' }) | undefined;
+    expect(error?.code).toBe(ErrorCode.Unauthenticated);
+    expect(error?.message).toMatch(/no handshake within 3 s/);
+    expect(groupsNamed(idle.received).size).toBe(0);
   });
 
   afterAll(async () => {

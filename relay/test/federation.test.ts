@@ -118,11 +118,18 @@ describe('federation of two schools', () => {
     }
   });
 
-  it('a partner removed from the config gets nothing more', async () => {
-    await relayA.stop();
+  it('a partner removed from the config gets nothing more (applied by SIGHUP, no restart)', async () => {
     await rewriteConfig(setupA, { federation: { partners: [] } });
-    relayA = await startRelay(setupA);
-    await Promise.all([teacherA.online(relayA), pupilA.online(relayA)]);
+    // A config that does not validate is refused and changes nothing.
+    const valid = setupA.config;
+    await rewriteConfig(setupA, { recheckSeconds: -1 });
+    expect(await relayA.reload()).toMatch(/config reload refused/);
+    const partnersOf = async () => ((await (await fetch(`${relayA.http}/api/school`)).json()) as { partners: unknown[] }).partners.length;
+    expect(await partnersOf()).toBe(1);
+    await rewriteConfig(setupA, { ...valid });
+    expect(await relayA.reload()).toMatch(/"removed":1/);
+    expect(await partnersOf()).toBe(0);
+    await until(async () => /schoolmesh_federation_links 0/.test(await relayA.metrics()), 10_000, 'the link to B is gone');
     // Whichever side used to dial, relay B's authority is refused by A now: try it explicitly, as relay B would.
     const node = await createDeviceNode({ privateKey: await libp2pPrivateKey(setupB.keys.authority.seed), loopbackOnly: true });
     try {

@@ -13,7 +13,7 @@ import { type Entry, chainSeed, sealEntry } from '@schoolmesh/entries';
 import { peerIdOfKey } from '@schoolmesh/net-libp2p';
 import { bucketOf } from '@schoolmesh/model';
 import { epochIdOf } from '@schoolmesh/replica';
-import { type SyncMessage, encodeMessage } from '@schoolmesh/sync';
+import { ErrorCode, type SyncMessage, encodeMessage } from '@schoolmesh/sync';
 import { FrameReader, MAX_FRAME_BYTES, concatBytes, frame, toBase64Url } from '@schoolmesh/wire';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -272,7 +272,7 @@ describe('hostile frames against a relay process', () => {
       await rawHandshake(raw, mallory.identity);
       for (let i = 0; i < FRAMES && !raw.closed; i++) raw.sendBytes(frames[i]!);
       await raw.ended(30_000);
-      expect(raw.received.some((m) => m.type === 'error' && /rate limit/.test(m.message))).toBe(true);
+      expect(raw.received.some((m) => m.type === 'error' && m.code === ErrorCode.RateLimited && /rate limit/.test(m.message))).toBe(true);
     }
     const after = await memoryOf(pid);
     const offered = held.length * (partial.length / MB) + 4 * FRAMES;

@@ -88,8 +88,8 @@ export class RelayLink {
     while (Date.now() < deadline) {
       const s = this.session;
       if (s?.peer && !s.isClosed) {
-        await s.caughtUp();
-        return;
+        // A session that closes before catching up rejects: wait for the next one.
+        if (await s.caughtUp().then(() => true, () => false)) return;
       }
       await new Promise((r) => setTimeout(r, 20));
     }

@@ -10,5 +10,5 @@ export {
   encodeMessage,
 } from './messages.ts';
 export type { ApplyResult, GroupOffer, LocalCredential, PeerInfo, PeerVerifier, SyncReplica } from './replica.ts';
-export { SyncError, type SyncProgress, SyncSession, type SyncSessionOptions } from './session.ts';
+export { SyncError, type SyncProgress, SyncRefusal, SyncSession, type SyncSessionOptions } from './session.ts';
 export { boundToTransport } from './bound.ts';

@@ -26,6 +26,20 @@ export class SyncError extends Error {
   }
 }
 
+/**
+ * Thrown by a replica (or the wrapper a relay puts around it) to refuse a peer's message with a specific ERROR
+ * code instead of ERROR 7 (Internal): a relay's per-device rate limit refuses with ERROR 6 (RateLimited).
+ */
+export class SyncRefusal extends Error {
+  override readonly name = 'SyncRefusal';
+  constructor(
+    readonly code: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export interface SyncProgress {
   /** Entries received and stored in this session's catch-up. */
   received: number;
@@ -102,7 +116,7 @@ export class SyncSession {
   private plansReceived = 0;
   private peerSummariesDone = false;
   private progress: SyncProgress = { received: 0, expected: 0, caughtUp: false };
-  private readonly caughtUpWaiters: (() => void)[] = [];
+  private readonly caughtUpWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly closeHandlers: ((reason?: string) => void)[] = [];
   closeReason: string | undefined;
 
@@ -147,10 +161,14 @@ export class SyncSession {
     this.closeHandlers.push(handler);
   }
 
-  /** Resolves once the initial catch-up with this peer is complete. */
+  /**
+   * Resolves once the initial catch-up with this peer is complete; rejects with `SyncError('closed')` when the
+   * session closes before that.
+   */
   caughtUp(): Promise<void> {
     if (this.progress.caughtUp) return Promise.resolve();
-    return new Promise((resolve) => this.caughtUpWaiters.push(resolve));
+    if (this.closed) return Promise.reject(new SyncError('closed', this.closeReason ?? 'closed'));
+    return new Promise((resolve, reject) => this.caughtUpWaiters.push({ resolve, reject }));
   }
 
   getProgress(): SyncProgress {
@@ -229,6 +247,7 @@ export class SyncSession {
     this.rejectReady(new SyncError('closed', reason));
     const error = new SyncError('closed', reason);
     for (const batch of [...this.inFlight.values(), ...this.outgoing]) for (const w of batch.waiters) w.reject(error);
+    for (const w of this.caughtUpWaiters.splice(0)) w.reject(error);
     this.inFlight.clear();
     this.outgoing.length = 0;
     this.queuedBytes = 0;
@@ -272,7 +291,8 @@ export class SyncSession {
       if (message.type === 'hello') this.peerHelloBytes = frame;
       await this.handle(message);
     } catch (error) {
-      this.fail(ErrorCode.Internal, `failed to handle ${message.type}: ${(error as Error).message}`);
+      if (error instanceof SyncRefusal) this.fail(error.code, error.message);
+      else this.fail(ErrorCode.Internal, `failed to handle ${message.type}: ${(error as Error).message}`);
     }
   }
 
@@ -506,6 +526,6 @@ export class SyncSession {
     if (!this.peerSummariesDone || this.plansReceived < this.vectorsSent || this.progress.received < this.progress.expected) return;
     this.progress.caughtUp = true;
     this.emitProgress();
-    for (const w of this.caughtUpWaiters.splice(0)) w();
+    for (const w of this.caughtUpWaiters.splice(0)) w.resolve();
   }
 }

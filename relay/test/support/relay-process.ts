@@ -45,6 +45,8 @@ export interface RelayProcess {
   issueCode(account: string, role: Role, displayName?: string): Promise<string>;
   revoke(devices: string[]): Promise<void>;
   metrics(): Promise<string>;
+  /** Sends SIGHUP (re-read the config file) and waits for the relay's "config reloaded" or refusal log line. */
+  reload(): Promise<string>;
   stop(): Promise<void>;
   kill9(): Promise<void>;
 }
@@ -108,6 +110,17 @@ export async function startRelay(setup: RelaySetup, env: Record<string, string> 
     issueCode: async (account, role, displayName) => String((await admin('POST', '/api/admin/codes', { account, role, displayName: displayName ?? account })).code),
     revoke: async (devices) => void (await admin('POST', '/api/admin/revoke', { devices })),
     metrics: async () => (await fetch(`${http}/metrics`)).text(),
+    reload: async () => {
+      const seen = logs.length;
+      child.kill('SIGHUP');
+      const deadline = Date.now() + 30_000;
+      for (;;) {
+        const line = logs.slice(seen).find((l) => /"msg":"config reload(ed| refused)/.test(l));
+        if (line) return line;
+        if (Date.now() > deadline) throw new Error(`no reload log line:\n${logs.slice(seen).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
     stop: async () => {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
       await exited;

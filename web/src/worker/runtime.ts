@@ -127,7 +127,8 @@ export class ProfileRuntime {
     await Promise.resolve();
     const session = this.connection?.link.session;
     if (!session) return;
-    await session.caughtUp();
+    // A session that closes first rejects; the next 'connected' tries again.
+    if (!(await session.caughtUp().then(() => true, () => false))) return;
     if (this.restored.size === 0) return;
     // What was written before a reload went to the relay with catch-up.
     const ops = [...this.restored].map((id) => ({ type: 'del' as const, key: [...pendingPrefix, ...id.split('/')] }));
