@@ -7,6 +7,8 @@ import {
   deviceIdOf,
   issueDeviceCertificate,
   issueRevocationList,
+  type RenewalRequest,
+  verifyRenewal,
 } from '@schoolmesh/identity';
 import { type Role, roles } from '@schoolmesh/model';
 import type { StorageAdapter } from '@schoolmesh/storage';
@@ -38,7 +40,7 @@ export interface AccountAuthenticator {
 export class EnrollmentError extends Error {
   override readonly name = 'EnrollmentError';
   constructor(
-    readonly code: 'bad-request' | 'unknown-code' | 'expired-code' | 'wrong-credentials' | 'too-many-attempts' | 'unavailable',
+    readonly code: 'bad-request' | 'unknown-code' | 'expired-code' | 'wrong-credentials' | 'too-many-attempts' | 'unavailable' | 'not-renewable',
     message: string,
   ) {
     super(message);
@@ -181,10 +183,34 @@ export class Enrollment {
     return this.certify(account, keys, method);
   }
 
+  /**
+   * Renews a device certificate of this school that is still valid and not revoked, for the holder of its device
+   * key (a signed request): same keys, account, name and role, valid for another `deviceCertDays`. The new one
+   * starts where the old one started, so everything the device wrote under the old one stays inside its window.
+   */
+  async renew(request: RenewalRequest): Promise<DeviceCertificate> {
+    let current: DeviceCertificate;
+    try {
+      current = (await this.trust.verifyDevice(request.certificate)).certificate;
+    } catch (error) {
+      throw new EnrollmentError('not-renewable', `the certificate cannot be renewed: ${(error as Error).message}`);
+    }
+    if (current.school !== this.keys.schoolId) throw new EnrollmentError('not-renewable', 'a certificate of another school');
+    const refusal = await verifyRenewal(current, request, this.options.clock());
+    if (refusal) throw new EnrollmentError('not-renewable', refusal);
+    return this.certify(
+      { account: current.account, displayName: current.displayName, role: current.role },
+      { deviceKey: current.deviceKey, agreementKey: current.agreementKey },
+      'renewal',
+      current.notBefore,
+    );
+  }
+
   private async certify(
     account: EnrolledAccount,
     keys: { deviceKey: Uint8Array; agreementKey: Uint8Array; displayName?: string },
     via: string,
+    notBefore?: number,
   ): Promise<DeviceCertificate> {
     const now = this.options.clock();
     let cert: DeviceCertificate;
@@ -195,7 +221,7 @@ export class Enrollment {
         role: account.role,
         deviceKey: keys.deviceKey,
         agreementKey: keys.agreementKey,
-        notBefore: now - 5 * 60 * 1000,
+        notBefore: Math.max(notBefore ?? now - 5 * 60 * 1000, this.keys.authorityCert.notBefore),
         notAfter: Math.min(now + this.options.deviceCertDays * DAY, this.keys.authorityCert.notAfter),
       });
     } catch (error) {

@@ -103,8 +103,30 @@ export function createHttpServer(ctx: HttpContext): Server {
       } catch (error) {
         if (error instanceof EnrollmentError) {
           if (error.code !== 'bad-request' && error.code !== 'unavailable') failed(ip);
-          const status = { 'bad-request': 400, 'unknown-code': 403, 'expired-code': 403, 'wrong-credentials': 403, 'too-many-attempts': 429, unavailable: 503 }[error.code];
+          const status = { 'bad-request': 400, 'unknown-code': 403, 'expired-code': 403, 'wrong-credentials': 403, 'too-many-attempts': 429, unavailable: 503, 'not-renewable': 403 }[error.code];
           throw new HttpError(status, error.message, error.code);
+        }
+        throw error;
+      }
+    },
+    'POST /api/renew': async (req, res) => {
+      const ip = req.socket.remoteAddress ?? '?';
+      if (tooMany(ip)) throw new HttpError(429, 'too many failed attempts; wait a minute', 'too-many-attempts');
+      const body = await readJson(req);
+      if (typeof body.certificate !== 'string' || body.certificate.length > 8192 || !/^[A-Za-z0-9_-]+$/.test(body.certificate))
+        throw new HttpError(400, 'certificate: the device certificate, base64url', 'bad-request');
+      if (typeof body.signature !== 'string' || !/^[A-Za-z0-9_-]{86}$/.test(body.signature))
+        throw new HttpError(400, 'signature: 64 bytes, base64url', 'bad-request');
+      if (typeof body.timestamp !== 'number' || !Number.isSafeInteger(body.timestamp) || body.timestamp < 0)
+        throw new HttpError(400, 'timestamp: milliseconds since 1970', 'bad-request');
+      try {
+        const cert = await ctx.enrollment.renew({ certificate: fromBase64Url(body.certificate), timestamp: body.timestamp, signature: fromBase64Url(body.signature) });
+        ctx.log.info({ account: cert.account, device: toBase64Url(cert.deviceKey), notAfter: cert.notAfter }, 'device certificate renewed');
+        json(res, 200, { certificate: toBase64Url(cert.bytes) });
+      } catch (error) {
+        if (error instanceof EnrollmentError) {
+          failed(ip);
+          throw new HttpError(403, error.message, error.code);
         }
         throw error;
       }

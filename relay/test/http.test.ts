@@ -1,5 +1,9 @@
 /** The relay's HTTP side, against a real relay process: health, metrics, enrollment errors, the admin API's guard. */
-import { enroll, refreshRevocations, trustFor } from '@schoolmesh/client';
+import { EnrollError, enroll, refreshRevocations, renewCertificate, trustFor } from '@schoolmesh/client';
+import { connectToRelay } from '@schoolmesh/client/node';
+import { Engine } from '@schoolmesh/engine';
+import { deviceIdentity, signRenewal } from '@schoolmesh/identity';
+import { MemoryStorage } from '@schoolmesh/storage';
 import { generateAgreementKeyPair, generateSigningKeyPair } from '@schoolmesh/crypto';
 import { toBase64Url } from '@schoolmesh/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -68,6 +72,45 @@ describe('relay HTTP', () => {
     await relay.revoke([identity.id]);
     expect(await refreshRevocations(relay.http, trust)).toBe(1);
     await expect(trust.verifyDevice(identity.certificate)).rejects.toMatchObject({ code: 'revoked' });
+  });
+
+  it('renews a device certificate for the holder of the device key, and for nobody else', async () => {
+    const { identity, info } = await enroll(relay.http, { code: await relay.issueCode('jonas', 'pupil', 'Jonas') });
+    const renewed = await renewCertificate(relay.http, identity);
+    expect(renewed.id).toBe(identity.id);
+    expect(renewed.certificate.account).toBe('jonas');
+    expect(renewed.certificate.role).toBe('pupil');
+    // It starts where the old one started, so everything written under the old one stays inside its window.
+    expect(renewed.certificate.notBefore).toBe(identity.certificate.notBefore);
+    expect(renewed.certificate.notAfter).toBeGreaterThanOrEqual(identity.certificate.notAfter);
+    await trustFor(info).verifyDevice(renewed.certificate);
+
+    // The renewed identity is admitted: a sync session with the relay opens with it.
+    const engine = await Engine.open({ storage: new MemoryStorage(), identity: renewed, trust: trustFor(info) });
+    const connection = await connectToRelay(engine, renewed, info.relay, { loopbackOnly: true });
+    try {
+      await connection.link.caughtUp();
+    } finally {
+      await connection.stop();
+      await engine.close();
+    }
+
+    // Someone holding only the certificate (not the device key) cannot renew it: the request is signed by another key.
+    const mallory = (await enroll(relay.http, { code: await relay.issueCode('mallory', 'pupil') })).identity;
+    const forged = await signRenewal(deviceIdentity(mallory.signing, mallory.agreement, mallory.certificate), Date.now());
+    const asJonas = await post('/api/renew', { certificate: toBase64Url(identity.certificate.bytes), timestamp: forged.timestamp, signature: toBase64Url(forged.signature) });
+    expect(asJonas.status).toBe(403);
+    expect(await asJonas.json()).toMatchObject({ error: 'not-renewable', message: /not by this device/ });
+    // A request from an hour ago is refused (a captured request cannot be replayed later).
+    const old = await signRenewal(identity, Date.now() - 3600_000);
+    const replayed = await post('/api/renew', { certificate: toBase64Url(old.certificate), timestamp: old.timestamp, signature: toBase64Url(old.signature) });
+    expect(replayed.status).toBe(403);
+    // A revoked device cannot renew.
+    await relay.revoke([mallory.id]);
+    await expect(renewCertificate(relay.http, mallory)).rejects.toSatisfy((e) => e instanceof EnrollError && e.code === 'not-renewable' && /revoked/.test(e.message));
+    // Malformed requests get 400 with what is wrong.
+    const bad = await post('/api/renew', { certificate: 'x', timestamp: -1, signature: 'y' });
+    expect(bad.status).toBe(400);
   });
 
   it('slows down code guessing: too many failed attempts from one address get 429', async () => {

@@ -201,6 +201,39 @@ export class Engine {
     return this.serial(() => this.signAndCommit(group, { type: 'set-policy', policy }));
   }
 
+  /**
+   * Takes this device's renewed certificate (same keys, from the school's relay): sessions opened from now on present
+   * it, and the device lists it in every group that lists an older one (a self add-device), so receivers accept its
+   * entries dated after the old certificate's end. Returns in how many groups it was listed.
+   */
+  async renewIdentity(identity: DeviceIdentity): Promise<number> {
+    if (identity.id !== this.deviceId) throw new EngineError('forbidden', 'a renewed identity must keep the device keys');
+    const current = this.opts.identity.certificate;
+    if (identity.certificate.account !== current.account || identity.certificate.school !== current.school)
+      throw new EngineError('forbidden', 'a renewed identity must keep the account');
+    await this.opts.trust.verifyDevice(identity.certificate);
+    this.opts.identity = identity;
+    let listed = 0;
+    for (const group of this.replica.groups()) {
+      await this.serial(async () => {
+        const entry = this.replica.state(group)?.devices.get(this.deviceId);
+        if (!entry || entry.certificate.notAfter >= identity.certificate.notAfter) return;
+        try {
+          await this.signAndCommit(group, { type: 'add-device', certificate: identity.certificate });
+          listed++;
+        } catch (error) {
+          this.opts.log?.('warn', `could not list the renewed certificate in ${group}: ${(error as Error).message}`);
+        }
+      });
+    }
+    return listed;
+  }
+
+  /** The identity this device presents (changes with `renewIdentity`). */
+  get identity(): DeviceIdentity {
+    return this.opts.identity;
+  }
+
   /** Rotates the group key now (also done on removal and by schedule). */
   rotateKey(group: string): Promise<void> {
     return this.serial(() => this.rotate(group));

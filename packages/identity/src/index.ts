@@ -35,3 +35,4 @@ export {
 export { TrustStore, VERIFICATION_CACHE_SIZE, type VerifiedDevice } from './trust-store.ts';
 export { type DeviceIdentity, decodeDeviceIdentity, deviceIdentity, encodeDeviceIdentity } from './device-identity.ts';
 export { type SchoolAuthority, createSchool, enrollDevice } from './school.ts';
+export { CONTEXT_RENEWAL, RENEWAL_SKEW_MS, type RenewalRequest, renewalDue, renewalMessage, signRenewal, verifyRenewal } from './renewal.ts';

@@ -1,4 +1,4 @@
-import { type SchoolInfo, schoolInfo, trustFor } from '@schoolmesh/client';
+import { type SchoolInfo, renewIfDue, schoolInfo, trustFor } from '@schoolmesh/client';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
@@ -55,11 +55,13 @@ export class ProfileRuntime {
   private emitTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly dirty = new Set<string>();
   private chatsDirty = false;
+  /** When a failed certificate renewal may be tried again. */
+  private renewAfter = 0;
 
   private constructor(
     readonly profile: ProfileSummary,
     readonly engine: Engine,
-    readonly identity: DeviceIdentity,
+    public identity: DeviceIdentity,
     private info: SchoolInfo,
     private readonly storage: EncryptedStorage,
     private readonly emit: (e: AppEvent) => void,
@@ -86,9 +88,33 @@ export class ProfileRuntime {
     await runtime.restore();
     engine.on((e) => runtime.onEngineEvent(e));
     // Retention on this device: expired day buckets (and the keys only they needed) go, also while the app stays open.
-    runtime.expiryTimer = setInterval(() => runtime.checkExpiry(), EXPIRY_CHECK_MS);
+    runtime.expiryTimer = setInterval(() => {
+      runtime.checkExpiry();
+      void runtime.renewIfDue();
+    }, EXPIRY_CHECK_MS);
     void runtime.goOnline();
     return runtime;
+  }
+
+  /**
+   * Renews the device certificate at the relay when less than a third of its validity is left (checked when the link
+   * is up and every minute): stored first, then handed to the engine, which lists it in the device's groups. A
+   * failure (offline, relay down) is tried again an hour later; a device unused until its certificate ended must be
+   * enrolled again.
+   */
+  private async renewIfDue(): Promise<void> {
+    if (this.closed || Date.now() < this.renewAfter || this.status.state !== 'online') return;
+    this.renewAfter = Date.now() + 3_600_000;
+    try {
+      const renewed = await renewIfDue(self.location.origin, this.identity);
+      if (!renewed || this.closed) return;
+      await this.storage.save(IDENTITY_KEY, encodeDeviceIdentity(renewed));
+      this.identity = renewed;
+      await this.engine.renewIdentity(renewed);
+      this.renewAfter = 0;
+    } catch {
+      // tried again later
+    }
   }
 
   private async restore(): Promise<void> {
@@ -129,6 +155,7 @@ export class ProfileRuntime {
     if (!session) return;
     // A session that closes first rejects; the next 'connected' tries again.
     if (!(await session.caughtUp().then(() => true, () => false))) return;
+    void this.renewIfDue();
     if (this.restored.size === 0) return;
     // What was written before a reload went to the relay with catch-up.
     const ops = [...this.restored].map((id) => ({ type: 'del' as const, key: [...pendingPrefix, ...id.split('/')] }));
