@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { enroll, trustFor } from '@schoolmesh/client';
+import { enroll, renewIfDue, trustFor } from '@schoolmesh/client';
 import { type RelayConnection, connectToRelay } from '@schoolmesh/client/node';
 import { Engine } from '@schoolmesh/engine';
 import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
@@ -86,8 +86,17 @@ async function staffDevice(r: Running, account: string): Promise<Engine> {
   await mkdir(dir, { recursive: true });
   const file = join(dir, 'identity');
   let identity: DeviceIdentity;
-  if (existsSync(file)) identity = await decodeDeviceIdentity(await readFile(file));
-  else {
+  if (existsSync(file)) {
+    identity = await decodeDeviceIdentity(await readFile(file));
+    if (Date.now() >= identity.certificate.notAfter)
+      throw new Error(`the demo device of ${account} has expired (unused for over 30 days): delete ${r.dir} and start again`);
+    // Renewed like any device when less than a third of its validity is left; listed in its groups once the engine runs.
+    const renewed = await renewIfDue(r.relay.httpUrl(), identity);
+    if (renewed) {
+      identity = renewed;
+      await writeFile(file, encodeDeviceIdentity(identity), { mode: 0o600 });
+    }
+  } else {
     const person = r.demo.people.find((p) => p.account === account)!;
     const { code } = await r.relay.enrollment.issueCode({ account, displayName: person.name, role: person.role });
     identity = (await enroll(r.relay.httpUrl(), { code })).identity;
@@ -98,6 +107,8 @@ async function staffDevice(r: Running, account: string): Promise<Engine> {
   const link = await connectToRelay(engine, identity, info.relay, { loopbackOnly: true, onState: (st, d) => process.env.DEMO_DEBUG && console.log('link', account, st, d) });
   r.links.push(link);
   await link.link.caughtUp();
+  // A renewed certificate is listed in the groups that still list the old one (nothing happens otherwise).
+  await engine.renewIdentity(identity);
   return engine;
 }
 
