@@ -202,14 +202,18 @@ describe('admission at a relay process', () => {
     await until(() => session.isClosed, 5_000, "ben's session dropped");
     // He is told why (ERROR 3 with the reason), not just disconnected.
     expect(session.closeReason).toMatch(/peer error 3: no longer admitted: .*revoked/);
+    expect(session.closeCode).toBe(ErrorCode.Unauthenticated);
+    // The link tells its app that the school refuses this device (not merely "offline").
+    await until(() => ben.connection!.link.state === 'refused', 5_000, "ben's link says refused");
     // The relay's log line may reach us after the device heard of it.
     await until(() => relay.logs.some((l) => l.includes('dropping session') && l.includes(ben.identity.id)), 5_000, 'the relay logs the drop');
     // The others stay.
     expect(teacherSession.isClosed).toBe(false);
 
-    // Ben's link keeps redialling by itself; the relay refuses every attempt.
+    // Ben's link keeps redialling by itself, slowly; the relay refuses every attempt.
     const refusedBefore = relay.logs.filter((l) => l.includes('session refused') && l.includes('revoked')).length;
-    await until(() => relay.logs.filter((l) => l.includes('session refused') && l.includes('revoked')).length >= refusedBefore + 2, 15_000, 'two refused redials');
+    // (A refused link waits the longest delay, 15 s, between attempts.)
+    await until(() => relay.logs.filter((l) => l.includes('session refused') && l.includes('revoked')).length >= refusedBefore + 1, 30_000, 'a refused redial');
     expect(ben.connection!.link.session?.peer).toBeUndefined();
     // And a fresh connection of his, by hand: refused at the handshake, nothing shared.
     const raw = await refusedHandshake(ben.connection!.node, relay, ben.identity);

@@ -370,4 +370,19 @@ describe('web app: two pupils chat in their class through the relay', () => {
     await page.getByRole('button', { name: 'Deutsch' }).click();
     await page.getByRole('textbox', { name: 'Nachricht an Klasse 7a' }).waitFor({ timeout: WAIT });
   });
+
+  it('tells a pupil whose device the school revoked, instead of showing "offline"', async () => {
+    const page = ben.page;
+    const listed = (await (await fetch(`${relay.http}/api/admin/devices`, { headers: { authorization: `Bearer ${relay.setup.keys.adminToken}` } })).json()) as { devices: { device: string; account: string }[] };
+    const bens = listed.devices.filter((d) => d.account === 'ben').map((d) => d.device);
+    expect(bens).toHaveLength(1);
+    await relay.revoke(bens);
+    // (On a wide screen the chat list stays beside the open chat: the banner shows there.)
+    const alert = page.getByRole('alert').filter({ hasText: 'Die Schule lässt dieses Gerät nicht mehr herein' });
+    await alert.waitFor({ timeout: WAIT });
+    // What was stored stays readable.
+    expect(await page.getByRole('link', { name: /Klasse 7a/ }).count()).toBe(1);
+    await expectNoAxeViolations(page, 'chat list (device refused)');
+    await screenshot(page, '10-device-refused');
+  });
 });

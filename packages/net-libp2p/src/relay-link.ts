@@ -1,6 +1,6 @@
 import type { Libp2p } from '@libp2p/interface';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import type { FrameChannel, SyncSession } from '@schoolmesh/sync';
+import { ErrorCode, type FrameChannel, type SyncSession } from '@schoolmesh/sync';
 import { dialSync } from './client.ts';
 
 /** What a relay link drives: an engine's connect(), or anything that runs a sync session over a channel. */
@@ -8,7 +8,12 @@ export interface SyncEndpoint {
   connect(channel: FrameChannel, options: { agent?: string; transportKey?: Uint8Array }): SyncSession;
 }
 
-export type RelayLinkState = 'connecting' | 'connected' | 'waiting' | 'stopped';
+/**
+ * `refused`: the relay ended the session with ERROR 3 (Unauthenticated): this device's certificate is revoked,
+ * expired or not of a school the relay trusts. The link keeps trying at the longest delay (a wrongly revoked device
+ * gets back in once the school fixes it), but an app should tell the user instead of showing "offline".
+ */
+export type RelayLinkState = 'connecting' | 'connected' | 'waiting' | 'refused' | 'stopped';
 
 export interface RelayLinkOptions {
   node: Libp2p;
@@ -60,7 +65,7 @@ export class RelayLink {
       this.session = session;
       session.onClose((reason) => {
         if (this.session === session) this.session = undefined;
-        this.retry(reason ?? 'closed');
+        this.retry(reason ?? 'closed', session.closeCode === ErrorCode.Unauthenticated);
       });
       await session.start();
       this.delay = this.opts.minDelayMs ?? 250;
@@ -70,10 +75,11 @@ export class RelayLink {
     }
   }
 
-  private retry(reason: string): void {
+  private retry(reason: string, refused = false): void {
     if (this.stopped || this.timer) return;
-    this.set('waiting', reason);
+    this.set(refused ? 'refused' : 'waiting', reason);
     const max = this.opts.maxDelayMs ?? 15_000;
+    if (refused) this.delay = max;
     const wait = Math.min(max, this.delay) * (0.75 + Math.random() * 0.5);
     this.delay = Math.min(max, this.delay * 2);
     this.timer = setTimeout(() => {

@@ -21,6 +21,8 @@ export class SyncError extends Error {
   constructor(
     readonly code: 'protocol' | 'version' | 'unauthenticated' | 'closed' | 'remote',
     message: string,
+    /** With code 'remote': the ERROR code the peer ended the session with (`ErrorCode`). */
+    readonly remoteCode?: number,
   ) {
     super(message);
   }
@@ -119,6 +121,8 @@ export class SyncSession {
   private readonly caughtUpWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly closeHandlers: ((reason?: string) => void)[] = [];
   closeReason: string | undefined;
+  /** The ERROR code the peer ended the session with, if it did. */
+  closeCode: number | undefined;
 
   constructor(options: SyncSessionOptions) {
     this.opts = { batchEntries: 512, batchBytes: 256 * 1024, window: 8, agent: 'schoolmesh', ...options };
@@ -167,7 +171,8 @@ export class SyncSession {
    */
   caughtUp(): Promise<void> {
     if (this.progress.caughtUp) return Promise.resolve();
-    if (this.closed) return Promise.reject(new SyncError('closed', this.closeReason ?? 'closed'));
+    if (this.closed)
+      return Promise.reject(this.closeCode === undefined ? new SyncError('closed', this.closeReason ?? 'closed') : new SyncError('remote', this.closeReason ?? '', this.closeCode));
     return new Promise((resolve, reject) => this.caughtUpWaiters.push({ resolve, reject }));
   }
 
@@ -240,12 +245,14 @@ export class SyncSession {
     this.fail(code, message);
   }
 
-  private handleClose(reason: string): void {
+  private handleClose(reason: string, remoteCode?: number): void {
     if (this.closed) return;
     this.closed = true;
     this.closeReason = reason;
-    this.rejectReady(new SyncError('closed', reason));
-    const error = new SyncError('closed', reason);
+    this.closeCode = remoteCode;
+    // Ended by the peer's ERROR: say so (a relay refusing a revoked device is ERROR 3), not just "closed".
+    const error = remoteCode === undefined ? new SyncError('closed', reason) : new SyncError('remote', reason, remoteCode);
+    this.rejectReady(error);
     for (const batch of [...this.inFlight.values(), ...this.outgoing]) for (const w of batch.waiters) w.reject(error);
     for (const w of this.caughtUpWaiters.splice(0)) w.reject(error);
     this.inFlight.clear();
@@ -298,7 +305,7 @@ export class SyncSession {
 
   private async handle(m: SyncMessage): Promise<void> {
     if (m.type === 'error') {
-      this.handleClose(`peer error ${m.code}: ${m.message}`);
+      this.handleClose(`peer error ${m.code}: ${m.message}`, m.code);
       this.opts.channel.close();
       return;
     }

@@ -19,8 +19,11 @@ export interface ProfileSummary {
 
 /** The link to the school's relay, as the UI shows it. */
 export interface ConnectionStatus {
-  /** 'online': a sync session with the relay is up; 'connecting': first dial; 'offline': waiting to retry. */
-  state: 'online' | 'connecting' | 'offline';
+  /**
+   * 'online': a sync session with the relay is up; 'connecting': first dial; 'offline': waiting to retry;
+   * 'refused': the relay refuses this device (revoked, or its certificate ended): it must be enrolled again.
+   */
+  state: 'online' | 'connecting' | 'offline' | 'refused';
   /** Catch-up after (re)connecting: entries received of those announced; absent once caught up. */
   sync?: { received: number; expected: number };
 }

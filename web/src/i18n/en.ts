@@ -81,6 +81,7 @@ export const templates = {
   'role.teacher': 'Teacher',
   'status.connecting': 'Connecting to the school …',
   'status.offline': 'Offline – new messages are sent as soon as the connection to the school is back.',
+  'status.refused': 'The school no longer lets this device in (blocked, or unused for too long). Your messages here stay readable; sign the device in again with a new code.',
   'status.online': 'Connected',
   'status.sync': str`${0} of ${1} messages loaded`,
   'unlock.busy': 'Unlocking …',

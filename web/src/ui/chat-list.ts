@@ -52,6 +52,10 @@ export class ChatList extends LitElement {
 
   private banner() {
     const s = this.status;
+    if (s.state === 'refused')
+      return html`<div class="banner offline" role="alert">
+        ${offlineIcon}<span>${msg('Die Schule lässt dieses Gerät nicht mehr herein (gesperrt oder zu lange nicht benutzt). Deine Nachrichten hier bleiben lesbar; melde das Gerät mit einem neuen Code an.', { id: 'status.refused' })}</span>
+      </div>`;
     if (s.state === 'offline')
       return html`<div class="banner offline" role="status">
         ${offlineIcon}<span>${msg('Offline – neue Nachrichten werden gesendet, sobald die Verbindung zur Schule wieder da ist.', { id: 'status.offline' })}</span>

@@ -141,7 +141,8 @@ export class ProfileRuntime {
       if (state === 'connected') {
         this.setStatus({ state: 'online' });
         void this.onConnected();
-      } else if (state === 'waiting' || state === 'stopped') this.setStatus({ state: 'offline' });
+      } else if (state === 'refused') this.setStatus({ state: 'refused' });
+      else if (state === 'waiting' || state === 'stopped') this.setStatus({ state: 'offline' });
       // 'connecting' keeps what was true before: 'connecting' on the first dial, 'offline' on a redial.
     });
     if (this.closed) await connection.stop().catch(() => {});
