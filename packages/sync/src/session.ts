@@ -1,5 +1,5 @@
 import { constantTimeEqual, randomBytes, sha256, verifySignature } from '@schoolmesh/crypto';
-import { type Entry, type VersionVector, vectorDigest } from '@schoolmesh/entries';
+import { type Entry, type Manifest, type VersionVector, vectorDigest } from '@schoolmesh/entries';
 import { DecodeError, concatBytes } from '@schoolmesh/wire';
 import type { FrameChannel } from './channel.ts';
 import {
@@ -104,6 +104,8 @@ export class SyncSession {
   private progress: SyncProgress = { received: 0, expected: 0, caughtUp: false };
   private readonly caughtUpWaiters: (() => void)[] = [];
   private readonly closeHandlers: ((reason?: string) => void)[] = [];
+  /** Manifests sent in this session (group, author, issued): each goes once, ahead of the first run it covers. */
+  private readonly manifestsSent = new Set<string>();
   closeReason: string | undefined;
 
   constructor(options: SyncSessionOptions) {
@@ -170,6 +172,20 @@ export class SyncSession {
     if (!this.opts.replica.mayKnow(this.peer, group)) return;
     this.send({ type: 'membership', group, ops });
     this.inbox = this.inbox.then(() => this.refreshGroup(group));
+  }
+
+  /** Live push of a manifest (an author just packed); sent once per session, only to a peer that may read the group. */
+  pushManifest(manifest: Manifest): void {
+    if (this.closed || !this.authenticated || !this.peer) return;
+    if (!this.opts.replica.knowsGroup(manifest.group) || !this.opts.replica.mayRead(this.peer, manifest.group)) return;
+    this.sendManifest(manifest);
+  }
+
+  private sendManifest(manifest: Manifest): void {
+    const id = `${manifest.group}/${manifest.author}/${manifest.issued}`;
+    if (this.manifestsSent.has(id)) return;
+    this.manifestsSent.add(id);
+    this.send({ type: 'manifest', manifest });
   }
 
   /** Offers a group that became shareable after the handshake (for example, a new group). */
@@ -334,6 +350,12 @@ export class SyncSession {
         if (entries.length > 0) this.enqueue(entries, undefined, key);
         return;
       }
+      case 'manifest': {
+        // Comes ahead of the packed runs it covers; a refused one only means those runs will be refused too.
+        const result = await replica.applyManifest(m.manifest, peer);
+        if (!result.accepted) this.opts.log?.('warn', `manifest of ${m.manifest.author.slice(0, 8)}… refused: ${result.reason}`);
+        return;
+      }
       case 'plan':
         this.plansReceived++;
         this.progress.expected += m.count;
@@ -448,6 +470,8 @@ export class SyncSession {
    */
   private enqueue(entries: Entry[], waiter?: OutgoingBatch['waiters'][number], answers?: string): void {
     const { batchEntries, batchBytes } = this.opts;
+    // Frames leave in order, so a manifest sent now arrives before any ENTRIES carrying the runs it covers.
+    for (const m of this.opts.replica.manifestsFor(entries)) this.sendManifest(m);
     let current: OutgoingBatch | undefined;
     let bytes = 0;
     let i = 0;
