@@ -375,6 +375,28 @@ export class Replica implements SyncReplica {
     return this.groupsById.get(group)?.manifests.get(author)?.at(-1);
   }
 
+  /**
+   * Chains that held manifests list in live buckets and this replica does not hold up to the listed seq: what a peer
+   * that served the manifest withheld (a relay that drops runs shows here), or what has not arrived yet.
+   */
+  unheldListed(group: string): { author: string; bucket: number; seq: number; held: number }[] {
+    const g = this.groupsById.get(group);
+    const state = this.state(group);
+    if (!g || !state) return [];
+    const oldest = oldestLiveBucket(this.opts.clock(), state.policy.retentionDays);
+    const out: { author: string; bucket: number; seq: number; held: number }[] = [];
+    for (const [author, list] of g.manifests) {
+      const newest = list.at(-1);
+      if (!newest) continue;
+      for (const c of newest.chains) {
+        if (c.bucket < oldest) continue;
+        const held = g.chains.get(c.bucket)?.get(author)?.seq ?? 0;
+        if (held < c.seq) out.push({ author, bucket: c.bucket, seq: c.seq, held });
+      }
+    }
+    return out;
+  }
+
   manifestsFor(entries: readonly Entry[]): Manifest[] {
     const out = new Set<Manifest>();
     for (const e of entries) {
@@ -402,7 +424,7 @@ export class Replica implements SyncReplica {
     const list = g.manifests.get(manifest.author) ?? [];
     const same = list.find((m) => m.issued === manifest.issued);
     if (same) {
-      return sameBytes(same.signature, manifest.signature)
+      return sameBytes(encodeManifest(same), encodeManifest(manifest))
         ? { accepted: true, reason: 'held' }
         : { accepted: false, reason: 'another manifest of the same author and time' };
     }
