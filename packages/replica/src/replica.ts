@@ -53,6 +53,8 @@ const FUTURE_BUCKETS = 1;
 export class Replica implements SyncReplica {
   private readonly groupsById = new Map<string, GroupReplica>();
   private readonly listeners = new Set<(event: ReplicaEvent) => void>();
+  /** Manifests being checked: entries applied meanwhile wait for them (they may be what vouches for the entries). */
+  private readonly manifestsUnderWay = new Set<Promise<unknown>>();
 
   private constructor(private readonly opts: ReplicaOptions) {}
 
@@ -415,7 +417,16 @@ export class Replica implements SyncReplica {
    * signature, another manifest of the same author and time with different contents. Keeps per (group, author) the
    * newest manifest and older ones only while they list a live chain no newer one lists.
    */
-  async applyManifest(manifest: Manifest, _peer?: PeerInfo): Promise<{ accepted: boolean; reason: string }> {
+  applyManifest(manifest: Manifest, _peer?: PeerInfo): Promise<{ accepted: boolean; reason: string }> {
+    // Entries that arrive after a manifest may need it: applyEntries waits for the manifests under way, while the
+    // manifests themselves are checked concurrently (a catch-up brings hundreds, one signature each).
+    const verdict = this.applyManifestNow(manifest);
+    this.manifestsUnderWay.add(verdict);
+    void verdict.finally(() => this.manifestsUnderWay.delete(verdict)).catch(() => {});
+    return verdict;
+  }
+
+  private async applyManifestNow(manifest: Manifest): Promise<{ accepted: boolean; reason: string }> {
     const state = this.state(manifest.group);
     if (!state) return { accepted: false, reason: `unknown group ${manifest.group}` };
     if (![...state.epochWriters.values()].some((w) => w.has(manifest.author)))
@@ -429,12 +440,15 @@ export class Replica implements SyncReplica {
         : { accepted: false, reason: 'another manifest of the same author and time' };
     }
     if (!(await verifyManifest(manifest))) return { accepted: false, reason: 'manifest signature does not verify' };
-    const next = this.pruneManifests(manifest.group, [...list, manifest].sort((a, b) => a.issued - b.issued));
+    // From here on synchronous up to the write, so that concurrent manifests of one author build on each other.
+    const held = g.manifests.get(manifest.author) ?? [];
+    if (held.some((m) => m.issued === manifest.issued)) return this.applyManifestNow(manifest);
+    const next = this.pruneManifests(manifest.group, [...held, manifest].sort((a, b) => a.issued - b.issued));
     if (!next.includes(manifest)) return { accepted: true, reason: 'newer manifests held list all it lists' };
     const writes: StorageOp[] = [{ type: 'put', key: manifestKey(manifest.group, manifest.author, manifest.issued), data: encodeManifest(manifest) }];
-    for (const m of list) if (!next.includes(m)) writes.push({ type: 'del', key: manifestKey(m.group, m.author, m.issued) });
-    await this.opts.storage.batch(writes);
+    for (const m of held) if (!next.includes(m)) writes.push({ type: 'del', key: manifestKey(m.group, m.author, m.issued) });
     g.manifests.set(manifest.author, next);
+    await this.opts.storage.batch(writes);
     return { accepted: true, reason: '' };
   }
 
@@ -470,6 +484,7 @@ export class Replica implements SyncReplica {
    * storage batch for the whole call. Returns the accepted entries, for forwarding and decryption.
    */
   async applyEntries(entries: readonly Entry[], _peer?: PeerInfo): Promise<ApplyResult> {
+    if (this.manifestsUnderWay.size > 0) await Promise.all(this.manifestsUnderWay);
     // Chains verify in parallel; the runs of one chain in order, each continuing from the one before.
     const byChain = new Map<string, Entry[][]>();
     for (const run of splitRuns(entries)) {

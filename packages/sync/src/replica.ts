@@ -58,7 +58,10 @@ export interface SyncReplica {
   vector(group: string, bucket: number): Promise<VersionVector>;
   entriesFor(group: string, bucket: number, theirs: VersionVector): Promise<Entry[]>;
   applyEntries(entries: readonly Entry[], peer: PeerInfo): Promise<ApplyResult>;
-  /** Verifies and keeps an author's signed manifest (MANIFEST); `accepted` false with the reason when refused. */
+  /**
+   * Verifies and keeps an author's signed manifest (MANIFEST); `accepted` false with the reason when refused. The
+   * session does not wait for it: `applyEntries` called after it must wait until it is decided.
+   */
   applyManifest(manifest: Manifest, peer: PeerInfo): Promise<{ accepted: boolean; reason: string }>;
   /**
    * The manifests that vouch for the packed entries among `entries` that carry no signature of their own: the

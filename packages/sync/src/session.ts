@@ -351,9 +351,15 @@ export class SyncSession {
         return;
       }
       case 'manifest': {
-        // Comes ahead of the packed runs it covers; a refused one only means those runs will be refused too.
-        const result = await replica.applyManifest(m.manifest, peer);
-        if (!result.accepted) this.opts.log?.('warn', `manifest of ${m.manifest.author.slice(0, 8)}… refused: ${result.reason}`);
+        // Comes ahead of the runs it vouches for. Not awaited: the replica makes entries applied later wait for it,
+        // and the manifests of a catch-up are checked concurrently. A refused one only means those runs are refused.
+        const author = m.manifest.author.slice(0, 8);
+        replica.applyManifest(m.manifest, peer).then(
+          (result) => {
+            if (!result.accepted) this.opts.log?.('warn', `manifest of ${author}… refused: ${result.reason}`);
+          },
+          (error: Error) => this.opts.log?.('warn', `manifest of ${author}… not stored: ${error.message}`),
+        );
         return;
       }
       case 'plan':
