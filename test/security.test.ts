@@ -7,7 +7,7 @@
 import { authorPrefix, clientIdFor, docNameFor } from '@schoolmesh/content';
 import { aeadKey, generateAgreementKeyPair, generateSigningKeyPair, randomBytes } from '@schoolmesh/crypto';
 import { type Engine, deviceCredential } from '@schoolmesh/engine';
-import { type Entry, chainSeed, openEntry, sealEntry } from '@schoolmesh/entries';
+import { type Entry, type Manifest, chainHash, chainSeed, openEntry, sealEntry, signManifest } from '@schoolmesh/entries';
 import { type DeviceIdentity, deviceIdentity, issueDeviceCertificate, issueRevocationList } from '@schoolmesh/identity';
 import { createOp, openEpochKey } from '@schoolmesh/membership';
 import { bucketOf } from '@schoolmesh/model';
@@ -757,5 +757,160 @@ describe('relays and content', () => {
       expect(messages.map((x) => x.text)).not.toContain('Keine Hausaufgabe heute!');
       expect(messages.map((x) => x.text)).not.toContain('Die Arbeit fällt aus');
     }
+  });
+});
+
+// ================================================================================================ manifests
+
+/**
+ * Ben writes three messages on one day and one on the next while offline, packs the finished days and signs his
+ * manifest; the relay takes his chains over a real session. What the relay would then serve a fresh device, and a
+ * fresh receiver (the membership of the class, no entries) to feed honest and tampered versions to.
+ */
+async function manifestScene() {
+  const s = await testSchool();
+  const c = await classroom(s);
+  const relay = await openRelay(s);
+  await syncWithRelay(s, relay, c.teacher);
+  const b0 = bucketOf(s.clock.now());
+  for (let i = 0; i < 3; i++) await c.ben.engine.post(c.group, { text: `Tag 1, Nachricht ${i}` });
+  s.clock.advance(DAY);
+  const b1 = b0 + 1;
+  await c.ben.engine.post(c.group, { text: 'Tag 2, die einzige' });
+  s.clock.advance(2 * DAY);
+  expect(await c.ben.engine.packFinishedBuckets()).toBe(1);
+  const manifest = c.ben.engine.replica.manifest(c.group, c.ben.id)!;
+  expect(manifest.chains.map((x) => [x.bucket, x.seq])).toEqual([[b0, 3], [b1, 1]]);
+  await syncWithRelay(s, relay, c.ben);
+  expect(relay.replica.manifest(c.group, c.ben.id)?.issued).toBe(manifest.issued);
+  const run0 = (await relay.replica.entriesFor(c.group, b0, new Map())).filter((e) => e.author === c.ben.id);
+  const run1 = (await relay.replica.entriesFor(c.group, b1, new Map())).filter((e) => e.author === c.ben.id);
+  const receiver = async () => {
+    const r = await Replica.open({ storage: new MemoryStorage(), trust: s.trust(), clock: () => s.clock.now() });
+    await r.addOps(c.group, relay.replica.membershipFor(c.group, []));
+    return r;
+  };
+  return { s, c, relay, b0, b1, manifest, run0, run1, receiver };
+}
+
+const flipped = (b: Uint8Array, i = 0) => {
+  const out = b.slice();
+  out[i]! ^= 1;
+  return out;
+};
+const cloneManifest = (m: Manifest): Manifest => ({ ...m, chains: m.chains.map((x) => ({ ...x, head: x.head.slice() })), signature: m.signature.slice() });
+
+describe('manifests: a relay cannot forge, relabel, reorder or hide what they vouch for', () => {
+  it('a relay serves the chains a manifest lists without signatures and sends the manifest ahead; a fresh device accepts them by that one signature and reads them', async () => {
+    const { s, c, relay, b0, b1, manifest } = await manifestScene();
+    const session = relaySession(s, relay, c.mia);
+    await session.results;
+    await Promise.all([session.relay.caughtUp(), session.device.caughtUp()]);
+    await c.mia.engine.idle();
+    session.close();
+    const frames = session.toDevice.received.map(decodeMessage);
+    const manifestAt = frames.findIndex((m) => m.type === 'manifest' && m.manifest.author === c.ben.id);
+    const bensEntries = frames.flatMap((m, i) => (m.type === 'entries' ? m.entries.filter((e) => e.author === c.ben.id).map((e) => ({ e, i })) : []));
+    expect(manifestAt).toBeGreaterThanOrEqual(0);
+    expect(bensEntries.map(({ e }) => [e.bucket, e.kind, e.seq])).toEqual(expect.arrayContaining([[b0, 'packed', 3], [b1, 'single', 1]]));
+    for (const { e, i } of bensEntries) {
+      expect(e.signature).toBeUndefined();
+      expect(i).toBeGreaterThan(manifestAt);
+    }
+    expect(c.mia.engine.replica.manifest(c.group, c.ben.id)?.issued).toBe(manifest.issued);
+    expect(c.mia.engine.replica.chain(c.group, b0, c.ben.id)).toMatchObject({ seq: 3, packed: true });
+    expect(c.mia.engine.replica.chain(c.group, b0, c.ben.id)?.signature).toBeUndefined();
+    await eventually(async () => (await texts(c.mia.engine, c.group, b1)).includes('Tag 2, die einzige'));
+    expect(await texts(c.mia.engine, c.group, b0)).toEqual(['Tag 1, Nachricht 0', 'Tag 1, Nachricht 1', 'Tag 1, Nachricht 2']);
+    // And Mia can serve them on with the same manifest: a second fresh device catches up from her alone.
+    expect(c.mia.engine.replica.manifestsFor(await c.mia.engine.replica.entriesFor(c.group, b0, new Map()))).toHaveLength(1);
+  });
+
+  it('a run served without its signature is refused when its manifest is withheld, or arrives after the run (reordered); the same run is accepted once the manifest came first', async () => {
+    const { c, b0, b1, manifest, run0, run1, receiver } = await manifestScene();
+    expect([...run0, ...run1].every((e) => !e.signature)).toBe(true);
+    const r = await receiver();
+    const before = await r.applyEntries([...run0, ...run1].map(cloneEntry));
+    expect(before.accepted).toHaveLength(0);
+    expect(before.rejected).toBe(2);
+    expect(before.reason).toMatch(/no manifest lists its head/);
+    expect(r.chain(c.group, b0, c.ben.id)).toBeUndefined();
+    expect(await r.applyManifest(cloneManifest(manifest))).toEqual({ accepted: true, reason: '' });
+    expect((await r.applyEntries([...run0, ...run1].map(cloneEntry))).accepted).toHaveLength(2);
+    expect(r.chain(c.group, b1, c.ben.id)?.seq).toBe(1);
+  });
+
+  it('a relay that drops a run a manifest lists is caught: the receiver lists the chain as withheld', async () => {
+    const { c, b0, manifest, run1, receiver } = await manifestScene();
+    const r = await receiver();
+    await r.applyManifest(cloneManifest(manifest));
+    expect((await r.applyEntries(run1.map(cloneEntry))).accepted).toHaveLength(1);
+    expect(r.unheldListed(c.group)).toEqual([{ author: c.ben.id, bucket: b0, seq: 3, held: 0 }]);
+  });
+
+  it('a forged or relabelled manifest is refused, and the runs it would vouch for with it', async () => {
+    const { s, c, relay, b0, manifest, run0, run1, receiver } = await manifestScene();
+    // A packed entry the relay made up (ben's header, other bytes): the head a forger would want listed.
+    const fake = { ...cloneEntry(run0[0]!), ciphertext: flipped(run0[0]!.ciphertext, 7) };
+    const fakeHead = chainHash(chainSeed(c.group, b0, c.ben.id), fake);
+    const outsider = await generateSigningKeyPair();
+    const outsiderId = Buffer.from(outsider.publicKey).toString('base64url');
+    const variants: Record<string, Manifest> = {
+      'flipped signature': { ...cloneManifest(manifest), signature: flipped(manifest.signature, 9) },
+      'relabelled author (another writer of the group)': { ...cloneManifest(manifest), author: c.mia.id },
+      'relabelled bucket of a chain': { ...cloneManifest(manifest), chains: manifest.chains.map((x) => ({ ...x, bucket: x.bucket + 10 })) },
+      'changed seq of a chain': { ...cloneManifest(manifest), chains: manifest.chains.map((x) => ({ ...x, seq: x.seq + 1 })) },
+      'head of a forged entry': { ...cloneManifest(manifest), chains: [{ bucket: b0, seq: 3, head: fakeHead }, manifest.chains[1]!] },
+      'changed time (to pass as newer)': { ...cloneManifest(manifest), issued: manifest.issued + 1 },
+      'signed by another member in the author\'s name': { ...(await signManifest(c.mia.identity, { group: c.group, issued: manifest.issued + 5, chains: manifest.chains })), author: c.ben.id },
+      'signed by the relay\'s own key': await signManifest({ id: outsiderId, signing: outsider }, { group: c.group, issued: manifest.issued + 5, chains: manifest.chains }),
+      "signed by the school authority's key": await signManifest({ id: Buffer.from(s.school.authorityCert.authorityKey).toString('base64url'), signing: s.school.authority }, { group: c.group, issued: 1, chains: manifest.chains }),
+    };
+    for (const [name, forged] of Object.entries(variants)) {
+      for (const target of [await receiver(), relay.replica]) {
+        const verdict = await target.applyManifest(forged);
+        expect({ variant: name, accepted: verdict.accepted }).toEqual({ variant: name, accepted: false });
+      }
+      const r = await receiver();
+      await r.applyManifest(forged);
+      const runs = name === 'head of a forged entry' ? [fake] : [...run0, ...run1];
+      expect({ variant: name, accepted: (await r.applyEntries(runs.map(cloneEntry))).accepted.length }).toEqual({ variant: name, accepted: 0 });
+      expect(r.chain(c.group, b0, c.ben.id)).toBeUndefined();
+    }
+    // The relay still holds the genuine manifest only.
+    expect(relay.replica.manifest(c.group, c.ben.id)?.signature).toEqual(manifest.signature);
+  });
+
+  it('a run relabelled or tampered under a genuine manifest is refused: other bucket, seq, epoch, kind, author, group, ciphertext, nonce', async () => {
+    const { c, b0, b1, manifest, run0, run1, receiver } = await manifestScene();
+    const club = await c.teacher.engine.createGroup({ kind: 'club', name: 'Schach-AG', members: [{ account: c.ben.ref, role: 'member' }] });
+    const p = run0[0]!;
+    const variants: Record<string, Entry> = {
+      'packed run moved to the next day': { ...cloneEntry(p), bucket: b1 },
+      'single run moved to the day before': { ...cloneEntry(run1[0]!), bucket: b0 },
+      'other seq': { ...cloneEntry(p), seq: 2 },
+      'other epoch': { ...cloneEntry(p), epoch: 'AAAAAAAAAAA' },
+      'claims to be single': { ...cloneEntry(p), kind: 'single', seq: 1 },
+      'other author (a writer too)': { ...cloneEntry(p), author: c.mia.id },
+      'other group': { ...cloneEntry(p), group: club },
+      'tampered ciphertext': { ...cloneEntry(p), ciphertext: flipped(p.ciphertext, 11) },
+      'tampered nonce': { ...cloneEntry(p), nonce: flipped(p.nonce, 2) },
+    };
+    for (const [name, entry] of Object.entries(variants)) {
+      const r = await receiver();
+      await r.addOps(club, c.teacher.engine.replica.membershipFor(club, []));
+      await r.applyManifest(cloneManifest(manifest));
+      const result = await r.applyEntries([entry]);
+      expect({ variant: name, accepted: result.accepted.length, rejected: result.rejected }).toEqual({ variant: name, accepted: 0, rejected: 1 });
+    }
+  });
+
+  it('an older manifest of the same author (a relay rolling back) does not replace the newest one', async () => {
+    const { c, manifest, receiver } = await manifestScene();
+    const r = await receiver();
+    const older = await signManifest(c.ben.identity, { group: c.group, issued: manifest.issued - 1000, chains: manifest.chains.slice(1) });
+    expect((await r.applyManifest(cloneManifest(manifest))).accepted).toBe(true);
+    expect((await r.applyManifest(older)).accepted).toBe(true);
+    expect(r.manifest(c.group, c.ben.id)?.issued).toBe(manifest.issued);
   });
 });

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, eventually, testSchool } from './support/school.ts';
 import { deviceCredential, trustStoreVerifier } from '@schoolmesh/engine';
-import { ErrorCode, type FrameChannel, type SyncProgress, SyncError, SyncRefusal, type SyncReplica, SyncSession, decodeMessage, memoryChannelPair } from '@schoolmesh/sync';
+import { ErrorCode, type FrameChannel, PROTOCOL_VERSION, type SyncProgress, SyncError, SyncRefusal, type SyncReplica, SyncSession, decodeMessage, encodeMessage, memoryChannelPair } from '@schoolmesh/sync';
 
 /** Wraps a channel and tracks, on the sending side, how many ENTRIES are out without their ACK. */
 function windowWatch(sending: FrameChannel, receiving: FrameChannel) {
@@ -75,6 +75,28 @@ describe('sync session: catch-up, backpressure, progress', () => {
     expect(last.received).toBe(last.expected);
     expect(last.expected).toBeGreaterThanOrEqual(6 * teacherChain.seq);
     expect(progress.some((p) => p.received < p.expected)).toBe(true);
+  });
+
+  it('protocol version 2 (manifests) refuses a peer that speaks only version 1 with ERROR 2, and sends it nothing else', async () => {
+    expect(PROTOCOL_VERSION).toBe(2);
+    const s = await testSchool();
+    const identity = await s.device('schmidt', 'teacher');
+    const teacher = await s.engine(identity);
+    await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [] });
+    const [ours, theirs] = memoryChannelPair();
+    const got: ReturnType<typeof decodeMessage>[] = [];
+    let closed = false;
+    theirs.onFrame((f) => got.push(decodeMessage(f)));
+    theirs.onClose(() => {
+      closed = true;
+    });
+    const session = teacher.connect(ours);
+    void session.start().catch(() => {});
+    const old = await s.device('ben', 'pupil');
+    theirs.send(encodeMessage({ type: 'hello', version: 1, minVersion: 1, credentialKind: 'device', credential: old.certificate.bytes, nonce: new Uint8Array(32).fill(1), agent: 'v1' }));
+    await eventually(() => closed);
+    expect(got.map((m) => m.type)).toEqual(['hello', 'error']);
+    expect(got[1]).toMatchObject({ type: 'error', code: ErrorCode.Version });
   });
 });
 

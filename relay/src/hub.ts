@@ -177,6 +177,8 @@ export class SessionHub {
       summary: (group) => replica.summary(group),
       vector: (group, bucket) => replica.vector(group, bucket),
       entriesFor: (group, bucket, theirs) => replica.entriesFor(group, bucket, theirs),
+      applyManifest: (manifest, peer) => replica.applyManifest(manifest, peer),
+      manifestsFor: (entries) => replica.manifestsFor(entries),
       applyEntries: async (entries, peer) => {
         const started = performance.now();
         if (peer.kind === 'device') {

@@ -10,8 +10,9 @@ import { generateTraffic } from './school-traffic.ts';
 
 const runs = Number(process.argv[2] ?? 5);
 const unpacked = process.argv[3] === 'unpacked';
-/** `ab`: alternate runs with and without the verification worker pool. */
+/** `ab`: alternate runs with and without the verification worker pool; `manifests`: with and without manifests. */
 const ab = process.argv[4] === 'ab';
+const abManifests = process.argv[4] === 'manifests';
 const t = performance.now();
 const traffic = await generateTraffic({ groups: 30, messages: 10_000, days: 7, pupilsPerGroup: 24, pack: !unpacked, seed: 1 });
 console.log(`traffic generated in ${Math.round(performance.now() - t)} ms`);
@@ -20,9 +21,10 @@ for (let i = 0; i < runs; i++) {
   clearVerificationCaches();
   const cpu = process.cpuUsage();
   const elu = performance.eventLoopUtilization();
-  const ms = await engineCatchup(traffic);
+  const ms = await engineCatchup(traffic, { manifests: !(abManifests && i % 2 === 1) });
   const used = process.cpuUsage(cpu);
   const busy = performance.eventLoopUtilization(elu);
   console.log(`signature checks: ${signatureVerifications()}, process CPU ${Math.round((used.user + used.system) / 1000)} ms, main thread busy ${Math.round(busy.active)} ms`);
-  console.log(`catch-up ${i + 1}${ab ? (i % 2 === 0 ? ' (pool)' : ' (no pool)') : ''}: ${Math.round(ms)} ms`);
+  const label = ab ? (i % 2 === 0 ? ' (pool)' : ' (no pool)') : abManifests ? (i % 2 === 0 ? ' (manifests)' : ' (no manifests)') : '';
+  console.log(`catch-up ${i + 1}${label}: ${Math.round(ms)} ms`);
 }

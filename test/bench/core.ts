@@ -2,7 +2,7 @@
  * Core benchmarks (issue 3): entry verification and decryption throughput, catch-up against plain Yjs, and
  * storage overhead. Every ratio is measured against its baseline in the same run. Method: docs/benchmarks.md.
  */
-import { clearVerificationCaches, signatureVerifications, verifySignature } from '@schoolmesh/crypto';
+import { aeadBackend, clearVerificationCaches, signatureVerifications, useNativeAead, verifySignature } from '@schoolmesh/crypto';
 import { Engine } from '@schoolmesh/engine';
 import { type Entry, chainSeed, openEntry, signedMessage, chainHash, verifyRun } from '@schoolmesh/entries';
 import { MemoryStorage } from '@schoolmesh/storage';
@@ -52,19 +52,45 @@ export async function run(): Promise<void> {
   const plainUpdates = [];
   for (let rep = 0; rep < 3; rep++) plainUpdates.push(plainYjsUpdates(unpacked));
   const plainUpdatesMs = median(plainUpdates);
-  const packedMs = [];
-  const unpackedMs = [];
+  const packedMs: number[] = [];
+  const packedCpu: number[] = [];
+  const unpackedMs: number[] = [];
+  // The same packed catch-up with the store's manifests left out (each chain then travels with its own signature,
+  // as before manifests), and with noble's XChaCha20-Poly1305 instead of OpenSSL's: interleaved with the real one,
+  // so that the machine's load falls on all alike.
+  const noManifestMs: number[] = [];
+  const noManifestCpu: number[] = [];
+  const nobleMs: number[] = [];
   let packedChecks = 0;
+  let noManifestChecks = 0;
+  const cpuOf = async (run: () => Promise<number>, ms: number[], cpu: number[]) => {
+    const before = process.cpuUsage();
+    ms.push(await run());
+    const used = process.cpuUsage(before);
+    cpu.push((used.user + used.system) / 1000);
+  };
   for (let rep = 0; rep < 5; rep++) {
     clearVerificationCaches();
-    packedMs.push(await engineCatchup(packed));
+    await cpuOf(() => engineCatchup(packed), packedMs, packedCpu);
     packedChecks = signatureVerifications();
+    clearVerificationCaches();
+    await cpuOf(() => engineCatchup(packed, { manifests: false }), noManifestMs, noManifestCpu);
+    noManifestChecks = signatureVerifications();
+    clearVerificationCaches();
+    useNativeAead(false);
+    nobleMs.push(await engineCatchup(packed));
+    useNativeAead(true);
     clearVerificationCaches();
     unpackedMs.push(await engineCatchup(unpacked));
   }
   metrics.plain_yjs_catchup_ms = { value: plainMs, unit: 'ms', note: 'baseline: encodeStateAsUpdate per doc + applyUpdate into fresh docs' };
   metrics.catchup_ms = { value: median(packedMs), unit: 'ms', note: 'empty device, finished days packed by their authors' };
   metrics.catchup_signature_checks = { value: packedChecks, unit: 'checks', note: 'Ed25519 verifications in one packed catch-up (both sides, handshake included)' };
+  metrics.catchup_cpu_ms = { value: median(packedCpu), unit: 'ms', note: `process CPU (all threads) per packed catch-up; AEAD ${aeadBackend()}` };
+  metrics.catchup_no_manifests_ms = { value: median(noManifestMs), unit: 'ms', note: 'same, manifests left out of the store (interleaved)' };
+  metrics.catchup_no_manifests_cpu_ms = { value: median(noManifestCpu), unit: 'ms', note: 'process CPU per catch-up without manifests' };
+  metrics.catchup_no_manifests_signature_checks = { value: noManifestChecks, unit: 'checks' };
+  metrics.catchup_noble_aead_ms = { value: median(nobleMs), unit: 'ms', note: "same as catchup_ms with noble's XChaCha20-Poly1305 (interleaved)" };
   metrics.catchup_ratio_vs_plain_yjs = { value: median(packedMs) / plainMs, unit: 'ratio', note: 'goal <= 1.5' };
   metrics.plain_yjs_updates_ms = { value: plainUpdatesMs, unit: 'ms', note: 'baseline: the 10,000 message updates applied one by one' };
   metrics.catchup_ratio_vs_plain_yjs_updates = { value: median(packedMs) / plainUpdatesMs, unit: 'ratio' };
@@ -177,9 +203,10 @@ function plainYjsUpdates(t: Traffic): number {
 }
 
 /** A fresh device catches up everything from a device that holds it, through the real sync protocol. */
-export async function engineCatchup(t: Traffic): Promise<number> {
+export async function engineCatchup(t: Traffic, options: { manifests?: boolean } = {}): Promise<number> {
   const serverStorage = new MemoryStorage();
-  await serverStorage.batch((await t.storage.loadRange([])).map((r) => ({ type: 'put' as const, key: r.key, data: r.data })));
+  const records = (await t.storage.loadRange([])).filter((r) => options.manifests !== false || r.key[0] !== 'mf');
+  await serverStorage.batch(records.map((r) => ({ type: 'put' as const, key: r.key, data: r.data })));
   const server = await Engine.open({ storage: serverStorage, identity: t.server, trust: t.trust(), clock: t.clock, autoKeys: false });
   const client = await Engine.open({ storage: new MemoryStorage(), identity: t.reader, trust: t.trust(), clock: t.clock, autoKeys: false });
   const [a, b] = memoryChannelPair();
@@ -198,12 +225,12 @@ export async function engineCatchup(t: Traffic): Promise<number> {
   return ms;
 }
 
-/** Writes entries and chain states into LevelDB (as the relay's store does), compacts, and measures the files. */
+/** Writes entries, chain states and manifests into LevelDB (as the relay's store does), compacts, and measures the files. */
 async function levelDiskBytes(storage: MemoryStorage): Promise<number> {
   const dir = mkdtempSync(join(tmpdir(), 'schoolmesh-bench-'));
   const db = new ClassicLevel<Uint8Array, Uint8Array>(dir, { keyEncoding: 'view', valueEncoding: 'view' });
   await db.open();
-  for (const prefix of [['en'], ['ch']]) {
+  for (const prefix of [['en'], ['ch'], ['mf']]) {
     const records = await storage.loadRange(prefix);
     await db.batch(records.map((r) => ({ type: 'put' as const, key: encodeKey(r.key), value: r.data })));
   }
@@ -215,10 +242,10 @@ async function levelDiskBytes(storage: MemoryStorage): Promise<number> {
   return bytes;
 }
 
-/** Bytes of entries and chain states as stored: UTF-8 key elements plus values. */
+/** Bytes of entries, chain states and manifests as stored: UTF-8 key elements plus values. */
 async function storedContentBytes(storage: MemoryStorage): Promise<number> {
   let bytes = 0;
-  for (const prefix of [['en'], ['ch']]) {
+  for (const prefix of [['en'], ['ch'], ['mf']]) {
     for (const r of await storage.loadRange(prefix)) bytes += r.data.length + r.key.reduce((s, k) => s + Buffer.byteLength(k), 0);
   }
   return bytes;

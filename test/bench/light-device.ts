@@ -45,6 +45,8 @@ export function lightReplica(groups: LightGroup[], received: (entries: readonly 
       received(entries);
       return { accepted: [...entries], rejected: 0, reason: '' };
     },
+    applyManifest: async () => ({ accepted: true, reason: '' }),
+    manifestsFor: () => [],
   };
 }
 

@@ -6,7 +6,7 @@
  */
 import { BucketDoc, mergeOwnUpdates } from '@schoolmesh/content';
 import { type AeadKey, aeadKey } from '@schoolmesh/crypto';
-import { type Entry, chainSeed, sealEntry } from '@schoolmesh/entries';
+import { type Entry, type ManifestChain, chainSeed, sealEntry, signManifest } from '@schoolmesh/entries';
 import { ManualClock } from '@schoolmesh/engine';
 import { type DeviceIdentity, type SchoolAuthority, TrustStore, createSchool, enrollDevice } from '@schoolmesh/identity';
 import { MembershipLog, createOp, newEpochBody } from '@schoolmesh/membership';
@@ -181,12 +181,20 @@ export async function generateTraffic(o: TrafficOptions): Promise<Traffic> {
   }
 
   const finishedBefore = bucketOf(end) - 1; // buckets older than yesterday are past the one-day grace
+  // Each author signs one manifest per group over its chains of finished days, as its device does after packing.
+  const packedChains = new Map<string, { group: string; author: DeviceIdentity; chains: ManifestChain[] }>();
+  const listChain = (group: string, author: DeviceIdentity, chain: ManifestChain) => {
+    const id = `${group}/${author.id}`;
+    const listed = packedChains.get(id) ?? { group, author, chains: [] };
+    listed.chains.push(chain);
+    packedChains.set(id, listed);
+  };
   for (const [id, chain] of chains) {
     const [group, bucketText, authorId] = id.split('/') as [string, string, string];
     const bucket = Number(bucketText);
     const author = authors[groups.indexOf(group)]!.find((d) => d.id === authorId)!;
     if (o.pack && bucket < finishedBefore && chain.entries.length > 1) {
-      const { entry } = await sealEntry(author, keys.get(group)!, {
+      const { entry, head } = await sealEntry(author, keys.get(group)!, {
         kind: 'packed',
         group,
         bucket,
@@ -196,9 +204,16 @@ export async function generateTraffic(o: TrafficOptions): Promise<Traffic> {
         prev: chainSeed(group, bucket, author.id),
       });
       await store(replica, [entry]);
+      listChain(group, author, { bucket, seq: entry.seq, head });
     } else {
       await store(replica, chain.entries.map((e, i) => (i === chain.entries.length - 1 ? e : { ...e, signature: undefined })) as Entry[]);
+      // A finished day's chain of one entry is not worth packing, but the manifest lists it all the same.
+      if (o.pack && bucket < finishedBefore) listChain(group, author, { bucket, seq: chain.entries.length, head: chain.prev });
     }
+  }
+  for (const { group, author, chains } of packedChains.values()) {
+    const result = await replica.applyManifest(await signManifest(author, { group, issued: clock.now(), chains }));
+    if (!result.accepted) throw new Error(`traffic generator: manifest refused: ${result.reason}`);
   }
   return { school, clock, trust, server, reader, groups, storage, messages: o.messages, textBytes, updateBytes, plainDocs, singles, plainUpdates, keys };
 }

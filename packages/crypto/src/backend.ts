@@ -1,4 +1,5 @@
 import { bytesEqual } from '@schoolmesh/wire';
+import { aeadBackend } from './aead.ts';
 import { buf, fromHexConst } from './bytes.ts';
 
 /**
@@ -38,11 +39,11 @@ export function x25519Backend(): Promise<Backend> {
 }
 
 /** What this runtime uses, for logs and benchmarks. */
-export async function cryptoBackends(): Promise<{ ed25519: Backend; x25519: Backend; aead: 'noble'; passphrase: Backend }> {
+export async function cryptoBackends(): Promise<{ ed25519: Backend; x25519: Backend; aead: 'node' | 'noble'; passphrase: Backend }> {
   return {
     ed25519: await ed25519Backend(),
     x25519: await x25519Backend(),
-    aead: 'noble',
+    aead: aeadBackend(),
     passphrase: subtle() ? 'webcrypto' : 'noble',
   };
 }

@@ -30,7 +30,8 @@ export {
   sealToPublicKey,
 } from './agreement.ts';
 export { useVerifyPool } from './verify-pool.ts';
-export { AEAD_KEY_BYTES, AEAD_NAME, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadKey, aeadKey } from './aead.ts';
+export { AEAD_KEY_BYTES, AEAD_NAME, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadKey, aeadBackend, aeadKey, useNativeAead } from './aead.ts';
+export { hchacha20, nativeXChaCha } from './xchacha-native.ts';
 export { constantTimeEqual, hkdfSha256, randomBytes, sha256, sha256Parts, sha256Portable } from './hash.ts';
 export {
   deriveKeyFromPassphrase,

@@ -1,8 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { fromHex, toHex } from '@schoolmesh/wire';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  aeadBackend,
+  hchacha20,
+  nativeXChaCha,
+  useNativeAead,
   AEAD_KEY_BYTES,
   AEAD_NONCE_BYTES,
   AEAD_TAG_BYTES,
@@ -46,7 +52,10 @@ async function rejection(promise: Promise<unknown>): Promise<CryptoErrorCode | '
   }
 }
 
-afterEach(() => useNobleFallback(false));
+afterEach(() => {
+  useNobleFallback(false);
+  useNativeAead(true);
+});
 
 // RFC 8032, section 7.1, tests 1-3 and "SHA(abc)".
 const rfc8032 = [
@@ -312,6 +321,68 @@ describe('AEAD', () => {
     const { nonce, ciphertext } = await key.encrypt(text('x'), new Uint8Array(0));
     raw.fill(0);
     expect(await key.decrypt(nonce, ciphertext, new Uint8Array(0))).toEqual(text('x'));
+  });
+});
+
+describe('XChaCha20-Poly1305 on OpenSSL (Node) agrees with noble', () => {
+  // draft-irtf-cfrg-xchacha-03, §2.2.1 (HChaCha20) and appendix A.3.1 (AEAD_XChaCha20_Poly1305).
+  const key = fromHex('808182838485868788898a8b8c8d8e8f909192939495969798999a9b9c9d9e9f');
+  const nonce = fromHex('404142434445464748494a4b4c4d4e4f5051525354555657');
+  const aad = fromHex('50515253c0c1c2c3c4c5c6c7');
+  const plaintext = text("Ladies and Gentlemen of the class of '99: If I could offer you only one tip for the future, sunscreen would be it.");
+  const expected =
+    'bd6d179d3e83d43b9576579493c0e939572a1700252bfaccbed2902c21396cbb731c7f1b0b4aa6440bf3a82f4eda7e39ae64c6708c54c216cb96b72e1213b4522f8c9ba40db5d945b11b69b982c1bb9e3f3fac2bc369488f76b2383565d3fff921f9664c97637da9768812f615c68b13b52e' +
+    'c0875924c1c7987947deafd8780acf49';
+
+  it('is the backend in Node, and matches the draft test vectors', () => {
+    expect(aeadBackend()).toBe('node');
+    const hKey = fromHex('000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f');
+    expect(toHex(hchacha20(hKey, fromHex('000000090000004a0000000031415927')))).toBe('82413b4227b27bfed30e42508a877d73a0f9e4d58a74a853c12ec41326d3ecdc');
+    const native = nativeXChaCha()!;
+    expect(toHex(native.encrypt(key, nonce, plaintext, aad))).toBe(expected);
+    expect(native.decrypt(key, nonce, fromHex(expected), aad)).toEqual(plaintext);
+  });
+
+  it('what one encrypts the other decrypts, byte for byte, on random keys, nonces, messages and aad; tampering fails on both', () => {
+    const native = nativeXChaCha()!;
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 32, maxLength: 32 }),
+        fc.uint8Array({ minLength: 24, maxLength: 24 }),
+        fc.uint8Array({ maxLength: 3000 }),
+        fc.uint8Array({ maxLength: 200 }),
+        fc.nat(),
+        (k, n, m, a, at) => {
+          const sealed = native.encrypt(k, n, m, a);
+          expect(toHex(sealed)).toBe(toHex(xchacha20poly1305(k, n, a).encrypt(m)));
+          expect(native.decrypt(k, n, sealed, a)).toEqual(m);
+          const bad = sealed.slice();
+          bad[at % bad.length]! ^= 1;
+          expect(() => native.decrypt(k, n, bad, a)).toThrow();
+          expect(() => xchacha20poly1305(k, n, a).decrypt(bad)).toThrow();
+        },
+      ),
+      { seed: 11, numRuns: 300 },
+    );
+  });
+
+  it('entries sealed on one backend open on the other, and tampering gives decrypt-failed on both', async () => {
+    const raw = randomBytes(32);
+    const key = await aeadKey(raw);
+    const header = text('group|bucket|author|seq');
+    for (const sealNative of [true, false]) {
+      useNativeAead(sealNative);
+      const { nonce, ciphertext } = await key.encrypt(randomBytes(20_000), header);
+      for (const openNative of [true, false]) {
+        useNativeAead(openNative);
+        expect((await key.decrypt(nonce, ciphertext, header)).length).toBe(20_000);
+        expect(await rejection(key.decrypt(nonce, flip(ciphertext, 8 * 19_000), header))).toBe('decrypt-failed');
+        expect(await rejection(key.decrypt(flip(nonce, 100), ciphertext, header))).toBe('decrypt-failed');
+        expect(await rejection(key.decrypt(nonce, ciphertext, flip(header, 3)))).toBe('decrypt-failed');
+      }
+    }
+    useNativeAead(false);
+    expect(aeadBackend()).toBe('noble');
   });
 });
 

@@ -1,5 +1,5 @@
 import { BucketDoc, type ChatMessage, type PostInput, mergeOwnUpdates } from '@schoolmesh/content';
-import { type Entry, MAX_ENTRY_CIPHERTEXT, chainSeed, openEntry, sealEntry } from '@schoolmesh/entries';
+import { type Entry, MAX_ENTRY_CIPHERTEXT, chainSeed, openEntry, sealEntry, signManifest } from '@schoolmesh/entries';
 import type { DeviceIdentity, TrustStore } from '@schoolmesh/identity';
 import {
   type GroupState,
@@ -530,8 +530,31 @@ export class Engine {
           void this.push(group, [entry]);
         }
       }
+      for (const group of this.replica.groups()) await this.signManifest(group, now);
       return packed;
     });
+  }
+
+  /**
+   * Signs this device's manifest of a group when it changed: its chains of every finished live bucket (packed or
+   * not), so that a catch-up checks one signature for all of them instead of one per chain (docs/protocol.md,
+   * "Manifests"), and offers it to the connected peers.
+   */
+  private async signManifest(group: string, now: number): Promise<void> {
+    const chains = [];
+    for (const bucket of this.replica.liveBuckets(group)) {
+      if (!isFinished(bucket, now)) continue;
+      const chain = this.replica.chain(group, bucket, this.deviceId);
+      if (chain && chain.seq > 0) chains.push({ bucket, seq: chain.seq, head: chain.head });
+    }
+    if (chains.length === 0) return;
+    const current = this.replica.manifest(group, this.deviceId);
+    if (current && chains.every((c) => this.replica.manifestListing(group, c.bucket, this.deviceId, c.seq, c.head) === current)) return;
+    const issued = Math.max(this.now(), (this.replica.manifest(group, this.deviceId)?.issued ?? 0) + 1);
+    const manifest = await signManifest(this.opts.identity, { group, issued, chains });
+    const result = await this.replica.applyManifest(manifest);
+    if (!result.accepted) return;
+    for (const s of this.sessions) s.pushManifest(manifest);
   }
 
   // ---------------------------------------------------------------- network

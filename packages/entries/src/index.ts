@@ -11,7 +11,20 @@ export {
   readEntry,
   writeEntry,
 } from './entry.ts';
-export { EntryError, chainHash, chainSeed, signedMessage, verifyRun } from './chain.ts';
+export { EntryError, chainHash, chainSeed, foldRun, signedMessage, verifyRun } from './chain.ts';
 export { type SealInput, openEntry, sealEntry } from './seal.ts';
 export { type VersionVector, missingCount, vectorDigest } from './vector.ts';
 export { decodeEntry, encodeEntry } from './codec.ts';
+export {
+  MAX_MANIFEST_CHAINS,
+  type Manifest,
+  type ManifestChain,
+  decodeManifest,
+  encodeManifest,
+  manifestChain,
+  manifestMessage,
+  readManifest,
+  signManifest,
+  verifyManifest,
+  writeManifest,
+} from './manifest.ts';

@@ -9,6 +9,12 @@ import {
   chainSeed,
   encodeEntryHeader,
   decodeEntry,
+  decodeManifest,
+  encodeManifest,
+  foldRun,
+  manifestChain,
+  signManifest,
+  verifyManifest,
   encodeEntry,
   missingCount,
   openEntry,
@@ -124,6 +130,48 @@ describe('entries', () => {
         }
       }),
       { seed: 42, numRuns: 2000 },
+    );
+  });
+
+  it('a manifest vouches for chain heads: signed by its author, every field bound, round-trips, and the head of an unsigned run checks against it', async () => {
+    const chain = await writeChain(3, 100);
+    const head = foldRun(unsigned(chain).map((e) => ({ ...e, signature: undefined })), chainSeed(group, 100, author.id));
+    const m = await signManifest(author, { group, issued: 5, chains: [{ bucket: 101, seq: 1, head: new Uint8Array(32) }, { bucket: 100, seq: 3, head }] });
+    expect(m.chains.map((c) => c.bucket)).toEqual([100, 101]);
+    expect(await verifyManifest(m)).toBe(true);
+    expect(decodeManifest(encodeManifest(m))).toEqual(m);
+    expect(manifestChain(m, 100)?.head).toEqual(head);
+    // The head of a tampered run is not the listed one.
+    const tampered = chain.map((e, i) => (i === 1 ? { ...e, ciphertext: e.ciphertext.map((b, j) => (j === 0 ? b ^ 1 : b)) } : e));
+    expect(foldRun(tampered, chainSeed(group, 100, author.id))).not.toEqual(head);
+    const changed = [
+      { ...m, group: toBase64Url(new Uint8Array(16).fill(8)) },
+      { ...m, author: other.id },
+      { ...m, issued: 6 },
+      { ...m, chains: [{ ...m.chains[0]!, seq: 4 }, m.chains[1]!] },
+      { ...m, chains: [{ ...m.chains[0]!, bucket: 99 }, m.chains[1]!] },
+      { ...m, chains: [{ ...m.chains[0]!, head: sha256(head) }, m.chains[1]!] },
+      { ...m, chains: [m.chains[0]!] },
+      { ...m, signature: (await signManifest(other, { group, issued: 5, chains: m.chains })).signature },
+    ];
+    for (const x of changed) expect(await verifyManifest(x)).toBe(false);
+    await expect(signManifest(author, { group, issued: 1, chains: [{ bucket: 1, seq: 1, head }, { bucket: 1, seq: 2, head }] })).rejects.toThrow(RangeError);
+  });
+
+  it('decoding random and mutated manifests only ever throws DecodeError', async () => {
+    const m = await signManifest(author, { group, issued: 9, chains: [{ bucket: 100, seq: 3, head: new Uint8Array(32).fill(1) }, { bucket: 102, seq: 1, head: new Uint8Array(32) }] });
+    const valid = encodeManifest(m);
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.nat(8), fc.boolean(), (random, flips, cut, useRandom) => {
+        const bytes = useRandom ? random : valid.slice(0, valid.length - cut);
+        if (!useRandom) for (const [i, v] of flips) bytes[i % bytes.length] = v;
+        try {
+          decodeManifest(bytes);
+        } catch (error) {
+          expect(error).toBeInstanceOf(DecodeError);
+        }
+      }),
+      { seed: 43, numRuns: 2000 },
     );
   });
 });

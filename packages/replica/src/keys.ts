@@ -11,3 +11,6 @@ export const chainPrefix = (group?: string, bucket?: number) =>
 export const entryKey = (group: string, bucket: number, author: string, seq: number) => ['en', group, pad(bucket), author, pad(seq)];
 export const entryPrefix = (group: string, bucket?: number, author?: string) =>
   bucket === undefined ? ['en', group] : author === undefined ? ['en', group, pad(bucket)] : ['en', group, pad(bucket), author];
+export const manifestKey = (group: string, author: string, issued: number) => ['mf', group, author, issued.toString().padStart(16, '0')];
+export const manifestPrefix = (group?: string, author?: string) =>
+  group === undefined ? ['mf'] : author === undefined ? ['mf', group] : ['mf', group, author];

@@ -1,4 +1,16 @@
-import { type Entry, EntryError, type VersionVector, chainSeed, vectorDigest, verifyRun } from '@schoolmesh/entries';
+import {
+  type Entry,
+  EntryError,
+  type Manifest,
+  type VersionVector,
+  chainSeed,
+  decodeManifest,
+  foldRun,
+  encodeManifest,
+  vectorDigest,
+  verifyManifest,
+  verifyRun,
+} from '@schoolmesh/entries';
 import type { TrustStore } from '@schoolmesh/identity';
 import { verifySignature } from '@schoolmesh/crypto';
 import { type GroupState, MembershipLog, type MembershipOp, canRead, decodeOp, signedMessage } from '@schoolmesh/membership';
@@ -8,7 +20,7 @@ import type { ApplyResult, GroupOffer, PeerInfo, SyncReplica } from '@schoolmesh
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import { type ChainState, decodeBucketChains, encodeBucketChains } from './chain-state.ts';
 import { decodeStoredEntry, encodeStoredEntry } from './stored-entry.ts';
-import { chainPrefix, entryKey, entryPrefix, heldKey, heldPrefix, opKey, opPrefix } from './keys.ts';
+import { chainPrefix, entryKey, entryPrefix, heldKey, heldPrefix, manifestKey, manifestPrefix, opKey, opPrefix } from './keys.ts';
 
 export interface ReplicaOptions {
   storage: StorageAdapter;
@@ -21,7 +33,14 @@ interface GroupReplica {
   log: MembershipLog;
   /** bucket -> author -> chain */
   chains: Map<number, Map<string, ChainState>>;
+  /** author -> its manifests still needed, oldest first (the newest, and older ones listing chains no newer one lists). */
+  manifests: Map<string, Manifest[]>;
 }
+
+/** Most manifests kept per (group, author): an honest author's newest lists all its live packed chains. */
+const MAX_MANIFESTS_PER_AUTHOR = 16;
+
+const sameBytes = (a: Uint8Array, b: Uint8Array) => a.length === b.length && a.every((x, i) => x === b[i]);
 
 /** How far in the future (in buckets) an entry may be dated: clocks drift, but not by days. */
 const FUTURE_BUCKETS = 1;
@@ -34,6 +53,8 @@ const FUTURE_BUCKETS = 1;
 export class Replica implements SyncReplica {
   private readonly groupsById = new Map<string, GroupReplica>();
   private readonly listeners = new Set<(event: ReplicaEvent) => void>();
+  /** Manifests being checked: entries applied meanwhile wait for them (they may be what vouches for the entries). */
+  private readonly manifestsUnderWay = new Set<Promise<unknown>>();
 
   private constructor(private readonly opts: ReplicaOptions) {}
 
@@ -67,6 +88,14 @@ export class Replica implements SyncReplica {
       const chains = this.chainsOf(this.ensureGroup(group), Number(bucket));
       for (const [author, chain] of decodeBucketChains(r.data)) chains.set(author, chain);
     }
+    // Verified when first stored.
+    for (const r of await storage.loadRange(manifestPrefix())) {
+      const m = decodeManifest(r.data);
+      const g = this.ensureGroup(m.group);
+      const list = g.manifests.get(m.author) ?? [];
+      list.push(m);
+      g.manifests.set(m.author, list.sort((a, b) => a.issued - b.issued));
+    }
   }
 
   /** Releases the store. */
@@ -86,7 +115,7 @@ export class Replica implements SyncReplica {
   private ensureGroup(group: string): GroupReplica {
     let g = this.groupsById.get(group);
     if (!g) {
-      g = { log: new MembershipLog(this.opts.trust, group), chains: new Map() };
+      g = { log: new MembershipLog(this.opts.trust, group), chains: new Map(), manifests: new Map() };
       this.groupsById.set(group, g);
     }
     return g;
@@ -312,10 +341,140 @@ export class Replica implements SyncReplica {
     }
     const out: Entry[] = [];
     for (const [author, run] of byAuthor) {
-      run[run.length - 1] = { ...run[run.length - 1]!, signature: chains.get(author)!.signature };
+      const chain = chains.get(author)!;
+      const last = run[run.length - 1]!;
+      // A chain a manifest vouches for goes without its signature: the session sends the manifest ahead, and the
+      // receiver checks one signature per author and group instead of one per chain.
+      if (last.seq === chain.seq && this.manifestListing(group, bucket, author, chain.seq, chain.head)) {
+        out.push(...run);
+        continue;
+      }
+      if (!chain.signature) {
+        this.opts.log?.('warn', `chain ${group}/${bucket}/${author.slice(0, 8)}… has neither signature nor manifest`);
+        continue;
+      }
+      run[run.length - 1] = { ...last, signature: chain.signature };
       out.push(...run);
     }
     return out;
+  }
+
+  // ---- manifests ----
+
+  /** The held manifest of `author` that lists exactly (bucket, seq, head), if any. */
+  manifestListing(group: string, bucket: number, author: string, seq: number, head: Uint8Array): Manifest | undefined {
+    const list = this.groupsById.get(group)?.manifests.get(author);
+    if (!list) return undefined;
+    for (let i = list.length - 1; i >= 0; i--) {
+      const m = list[i]!;
+      for (const c of m.chains) if (c.bucket === bucket && c.seq === seq && sameBytes(c.head, head)) return m;
+    }
+    return undefined;
+  }
+
+  /** The newest held manifest of an author in a group. */
+  manifest(group: string, author: string): Manifest | undefined {
+    return this.groupsById.get(group)?.manifests.get(author)?.at(-1);
+  }
+
+  /**
+   * Chains that held manifests list in live buckets and this replica does not hold up to the listed seq: what a peer
+   * that served the manifest withheld (a relay that drops runs shows here), or what has not arrived yet.
+   */
+  unheldListed(group: string): { author: string; bucket: number; seq: number; held: number }[] {
+    const g = this.groupsById.get(group);
+    const state = this.state(group);
+    if (!g || !state) return [];
+    const oldest = oldestLiveBucket(this.opts.clock(), state.policy.retentionDays);
+    const out: { author: string; bucket: number; seq: number; held: number }[] = [];
+    for (const [author, list] of g.manifests) {
+      const newest = list.at(-1);
+      if (!newest) continue;
+      for (const c of newest.chains) {
+        if (c.bucket < oldest) continue;
+        const held = g.chains.get(c.bucket)?.get(author)?.seq ?? 0;
+        if (held < c.seq) out.push({ author, bucket: c.bucket, seq: c.seq, held });
+      }
+    }
+    return out;
+  }
+
+  manifestsFor(entries: readonly Entry[]): Manifest[] {
+    const out = new Set<Manifest>();
+    for (const e of entries) {
+      // Only a run's last entry can be vouched for (the others never carry a signature): it is the chain's held seq.
+      if (e.signature) continue;
+      const chain = this.chain(e.group, e.bucket, e.author);
+      if (!chain || chain.seq !== e.seq) continue;
+      const m = this.manifestListing(e.group, e.bucket, e.author, e.seq, chain.head);
+      if (m) out.add(m);
+    }
+    return [...out];
+  }
+
+  /**
+   * Verifies and keeps a manifest. Refused: an unknown group, an author that never was a writer of the group, a bad
+   * signature, another manifest of the same author and time with different contents. Keeps per (group, author) the
+   * newest manifest and older ones only while they list a live chain no newer one lists.
+   */
+  applyManifest(manifest: Manifest, _peer?: PeerInfo): Promise<{ accepted: boolean; reason: string }> {
+    // Entries that arrive after a manifest may need it: applyEntries waits for the manifests under way, while the
+    // manifests themselves are checked concurrently (a catch-up brings hundreds, one signature each).
+    const verdict = this.applyManifestNow(manifest);
+    this.manifestsUnderWay.add(verdict);
+    void verdict.finally(() => this.manifestsUnderWay.delete(verdict)).catch(() => {});
+    return verdict;
+  }
+
+  private async applyManifestNow(manifest: Manifest): Promise<{ accepted: boolean; reason: string }> {
+    const state = this.state(manifest.group);
+    if (!state) return { accepted: false, reason: `unknown group ${manifest.group}` };
+    if (![...state.epochWriters.values()].some((w) => w.has(manifest.author)))
+      return { accepted: false, reason: `author ${manifest.author.slice(0, 8)}… never wrote in the group` };
+    const g = this.groupsById.get(manifest.group)!;
+    const list = g.manifests.get(manifest.author) ?? [];
+    const same = list.find((m) => m.issued === manifest.issued);
+    if (same) {
+      return sameBytes(encodeManifest(same), encodeManifest(manifest))
+        ? { accepted: true, reason: 'held' }
+        : { accepted: false, reason: 'another manifest of the same author and time' };
+    }
+    if (!(await verifyManifest(manifest))) return { accepted: false, reason: 'manifest signature does not verify' };
+    // From here on synchronous up to the write, so that concurrent manifests of one author build on each other.
+    const held = g.manifests.get(manifest.author) ?? [];
+    if (held.some((m) => m.issued === manifest.issued)) return this.applyManifestNow(manifest);
+    const next = this.pruneManifests(manifest.group, [...held, manifest].sort((a, b) => a.issued - b.issued));
+    if (!next.includes(manifest)) return { accepted: true, reason: 'newer manifests held list all it lists' };
+    const writes: StorageOp[] = [{ type: 'put', key: manifestKey(manifest.group, manifest.author, manifest.issued), data: encodeManifest(manifest) }];
+    for (const m of held) if (!next.includes(m)) writes.push({ type: 'del', key: manifestKey(m.group, m.author, m.issued) });
+    g.manifests.set(manifest.author, next);
+    await this.opts.storage.batch(writes);
+    return { accepted: true, reason: '' };
+  }
+
+  /**
+   * Which of one author's manifests (oldest first) to keep: the newest with a live chain, and an older one only if it
+   * lists a live (bucket, seq, head) that no newer kept one lists; at most MAX_MANIFESTS_PER_AUTHOR, newest first.
+   */
+  private pruneManifests(group: string, sorted: Manifest[]): Manifest[] {
+    const state = this.state(group);
+    const oldest = state ? oldestLiveBucket(this.opts.clock(), state.policy.retentionDays) : 0;
+    const keep: Manifest[] = [];
+    const listed = new Map<number, { seq: number; head: Uint8Array }[]>();
+    for (let i = sorted.length - 1; i >= 0 && keep.length < MAX_MANIFESTS_PER_AUTHOR; i--) {
+      const m = sorted[i]!;
+      let adds = false;
+      for (const c of m.chains) {
+        if (c.bucket < oldest) continue;
+        const seen = listed.get(c.bucket) ?? [];
+        if (seen.some((s) => s.seq === c.seq && sameBytes(s.head, c.head))) continue;
+        seen.push(c);
+        listed.set(c.bucket, seen);
+        adds = true;
+      }
+      if (adds) keep.unshift(m);
+    }
+    return keep;
   }
 
 
@@ -325,6 +484,7 @@ export class Replica implements SyncReplica {
    * storage batch for the whole call. Returns the accepted entries, for forwarding and decryption.
    */
   async applyEntries(entries: readonly Entry[], _peer?: PeerInfo): Promise<ApplyResult> {
+    if (this.manifestsUnderWay.size > 0) await Promise.all(this.manifestsUnderWay);
     // Chains verify in parallel; the runs of one chain in order, each continuing from the one before.
     const byChain = new Map<string, Entry[][]>();
     for (const run of splitRuns(entries)) {
@@ -412,15 +572,16 @@ export class Replica implements SyncReplica {
       }
       try {
         const prev = fresh[0]!.kind === 'packed' ? new Uint8Array(32) : (current?.head ?? chainSeed(head0.group, head0.bucket, head0.author));
-        const head = await verifyRun(fresh, prev, fromBase64Url(head0.author));
         const last = fresh[fresh.length - 1]!;
+        const head = last.signature ? await verifyRun(fresh, prev, fromBase64Url(head0.author)) : this.vouchedHead(fresh, prev);
         if (fresh[0]!.kind === 'packed') {
           replaced = true;
           stored = [];
         }
         stored.push(...fresh);
         accepted.push(...fresh.slice(0, -1), { ...last });
-        current = { seq: last.seq, head, signature: last.signature!, packed: fresh[0]!.kind === 'packed' || (current?.packed ?? false) };
+        current = { seq: last.seq, head, packed: fresh[0]!.kind === 'packed' || (current?.packed ?? false) };
+        if (last.signature) current.signature = last.signature;
         changed = true;
       } catch (error) {
         rejected += run.length;
@@ -430,6 +591,15 @@ export class Replica implements SyncReplica {
     return changed && current ? { stored, accepted, chain: current, replaced, rejected, reasons } : { stored: [], accepted: [], replaced: false, rejected, reasons };
   }
 
+
+  /** The head of a run whose last entry carries no signature, if a held manifest of its author lists it; else refuses. */
+  private vouchedHead(run: readonly Entry[], prev: Uint8Array): Uint8Array {
+    const head = foldRun(run, prev);
+    const last = run[run.length - 1]!;
+    if (!this.manifestListing(last.group, last.bucket, last.author, last.seq, head))
+      throw new EntryError('bad-signature', `run of ${last.author.slice(0, 8)}… bucket ${last.bucket} ends without a signature and no manifest lists its head`);
+    return head;
+  }
 
   /** Why an entry cannot be accepted at all, whatever its signature; undefined when it may be. */
   private refusal(entry: Entry, now: number): string | undefined {
@@ -490,7 +660,20 @@ export class Replica implements SyncReplica {
         removed.push({ group, bucket });
       }
     }
+    const kept: { g: GroupReplica; author: string; list: Manifest[] }[] = [];
+    for (const [group, g] of this.groupsById) {
+      for (const [author, list] of g.manifests) {
+        const next = this.pruneManifests(group, list);
+        if (next.length === list.length) continue;
+        for (const m of list) if (!next.includes(m)) writes.push({ type: 'del', key: manifestKey(group, author, m.issued) });
+        kept.push({ g, author, list: next });
+      }
+    }
     if (writes.length > 0) await this.opts.storage.batch(writes);
+    for (const { g, author, list } of kept) {
+      if (list.length > 0) g.manifests.set(author, list);
+      else g.manifests.delete(author);
+    }
     for (const { group, bucket } of removed) this.groupsById.get(group)!.chains.delete(bucket);
     if (removed.length > 0) this.emit({ type: 'expired', buckets: removed });
     return removed;

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DAY, testSchool } from '../../../test/support/school.ts';
+import { signManifest } from '@schoolmesh/entries';
 import { Replica } from '../src/index.ts';
 
 /** A teacher device with a class and some posts, and a blind replica (as a relay holds) that knows the group. */
@@ -82,5 +83,46 @@ describe('replica', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('keeps manifests across a reopen, serves the chains they list unsigned (whole), and drops them with retention', async () => {
+    const { s, teacher, group, bucket } = await setup();
+    s.clock.advance(3 * DAY);
+    expect(await teacher.packFinishedBuckets()).toBe(1);
+    const manifest = teacher.replica.manifest(group, teacher.deviceId)!;
+    expect(manifest.chains).toHaveLength(1);
+    const dir = mkdtempSync(join(tmpdir(), 'replica-'));
+    try {
+      const first = await Replica.open({ storage: await openLevelStorage(dir), trust: s.trust(), clock: () => s.clock.now() });
+      await first.addOps(group, teacher.replica.membershipFor(group, []));
+      expect(await first.applyManifest(manifest)).toEqual({ accepted: true, reason: '' });
+      const served = await teacher.replica.entriesFor(group, bucket, new Map());
+      expect(served.map((e) => [e.kind, e.seq, e.signature])).toEqual([['packed', 3, undefined]]);
+      expect(teacher.replica.manifestsFor(served)).toEqual([manifest]);
+      expect((await first.applyEntries(served)).accepted).toHaveLength(1);
+      await first.close();
+      const reopened = await Replica.open({ storage: await openLevelStorage(dir), trust: s.trust(), clock: () => s.clock.now() });
+      expect(reopened.manifest(group, teacher.deviceId)).toEqual(manifest);
+      expect(reopened.chain(group, bucket, teacher.deviceId)).toMatchObject({ seq: 3, packed: true });
+      expect(reopened.chain(group, bucket, teacher.deviceId)?.signature).toBeUndefined();
+      expect(reopened.manifestsFor(await reopened.entriesFor(group, bucket, new Map()))).toEqual([manifest]);
+      s.clock.advance(15 * DAY);
+      await reopened.expire();
+      expect(reopened.manifest(group, teacher.deviceId)).toBeUndefined();
+      await reopened.close();
+      const again = await Replica.open({ storage: await openLevelStorage(dir), trust: s.trust(), clock: () => s.clock.now() });
+      expect(again.manifest(group, teacher.deviceId)).toBeUndefined();
+      await again.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a manifest of a device that never wrote in the group, and one of an unknown group', async () => {
+    const { s, group, blind } = await setup();
+    const stranger = await s.device('zoe', 'pupil');
+    const m = await signManifest(stranger, { group, issued: 1, chains: [{ bucket: 1, seq: 1, head: new Uint8Array(32) }] });
+    expect((await blind.applyManifest(m)).reason).toMatch(/never wrote/);
+    expect((await blind.applyManifest({ ...m, group: 'AAAAAAAAAAAAAAAAAAAAAA' })).reason).toMatch(/unknown group/);
   });
 });

@@ -1,10 +1,14 @@
 import { AEAD_NONCE_BYTES } from '@schoolmesh/crypto';
-import { type Entry, GROUP_ID_BYTES, readEntry, writeEntry } from '@schoolmesh/entries';
+import { type Entry, GROUP_ID_BYTES, type Manifest, readEntry, readManifest, writeEntry, writeManifest } from '@schoolmesh/entries';
 import { DecodeError, type Decoder, Encoder, decode, fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 
-/** Protocol version spoken by this code; peers agree on min(max versions) if it is at least both minimums. */
-export const PROTOCOL_VERSION = 1;
-export const MIN_PROTOCOL_VERSION = 1;
+/**
+ * Protocol version spoken by this code; peers agree on min(max versions) if it is at least both minimums.
+ * Version 2 added MANIFEST (13) and packed entries without a signature of their own; version 1 was never deployed,
+ * so version 2 is also the minimum (docs/protocol.md, "Versioning").
+ */
+export const PROTOCOL_VERSION = 2;
+export const MIN_PROTOCOL_VERSION = 2;
 
 /** Numeric message types (docs/protocol.md, "Sync messages"). Never reuse a number. */
 export const MessageType = {
@@ -20,6 +24,7 @@ export const MessageType = {
   Error: 10,
   SummariesDone: 11,
   Heads: 12,
+  Manifest: 13,
 } as const;
 
 export type CredentialKind = 'device' | 'authority';
@@ -36,7 +41,8 @@ export type SyncMessage =
   | { type: 'plan'; group: string; bucket: number; count: number }
   | { type: 'error'; code: number; message: string }
   | { type: 'summaries-done' }
-  | { type: 'heads'; group: string; heads: string[] };
+  | { type: 'heads'; group: string; heads: string[] }
+  | { type: 'manifest'; manifest: Manifest };
 
 export const ErrorCode = {
   Protocol: 1,
@@ -116,6 +122,9 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
       group(enc, m.group);
       enc.list(m.heads, (x, h) => opId(x, h));
       break;
+    case 'manifest':
+      writeManifest(enc.varuint(MessageType.Manifest), m.manifest);
+      break;
   }
   return enc.finish();
 }
@@ -191,6 +200,8 @@ function readMessage(dec: Decoder): SyncMessage {
       const g = readGroup(dec);
       return { type: 'heads', group: g, heads: dec.list(readOpId, 32, MAX_HEADS) };
     }
+    case MessageType.Manifest:
+      return { type: 'manifest', manifest: readManifest(dec) };
     default:
       return dec.fail('bad-tag', `unknown message type ${type}`);
   }

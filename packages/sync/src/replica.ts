@@ -1,4 +1,4 @@
-import type { Entry, VersionVector } from '@schoolmesh/entries';
+import type { Entry, Manifest, VersionVector } from '@schoolmesh/entries';
 import type { CredentialKind } from './messages.ts';
 
 /** Who is on the other end of a session, as proven by the handshake. */
@@ -58,4 +58,14 @@ export interface SyncReplica {
   vector(group: string, bucket: number): Promise<VersionVector>;
   entriesFor(group: string, bucket: number, theirs: VersionVector): Promise<Entry[]>;
   applyEntries(entries: readonly Entry[], peer: PeerInfo): Promise<ApplyResult>;
+  /**
+   * Verifies and keeps an author's signed manifest (MANIFEST); `accepted` false with the reason when refused. The
+   * session does not wait for it: `applyEntries` called after it must wait until it is decided.
+   */
+  applyManifest(manifest: Manifest, peer: PeerInfo): Promise<{ accepted: boolean; reason: string }>;
+  /**
+   * The manifests that vouch for the packed entries among `entries` that carry no signature of their own: the
+   * session sends them ahead of the entries (a receiver refuses such an entry without them).
+   */
+  manifestsFor(entries: readonly Entry[]): Manifest[];
 }

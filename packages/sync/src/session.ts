@@ -1,5 +1,5 @@
 import { constantTimeEqual, randomBytes, sha256, verifySignature } from '@schoolmesh/crypto';
-import { type Entry, type VersionVector, vectorDigest } from '@schoolmesh/entries';
+import { type Entry, type Manifest, type VersionVector, vectorDigest } from '@schoolmesh/entries';
 import { DecodeError, concatBytes } from '@schoolmesh/wire';
 import type { FrameChannel } from './channel.ts';
 import {
@@ -120,6 +120,8 @@ export class SyncSession {
   private progress: SyncProgress = { received: 0, expected: 0, caughtUp: false };
   private readonly caughtUpWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
   private readonly closeHandlers: ((reason?: string) => void)[] = [];
+  /** Manifests sent in this session (group, author, issued): each goes once, ahead of the first run it covers. */
+  private readonly manifestsSent = new Set<string>();
   closeReason: string | undefined;
   /** The ERROR code the peer ended the session with, if it did. */
   closeCode: number | undefined;
@@ -193,6 +195,20 @@ export class SyncSession {
     if (!this.opts.replica.mayKnow(this.peer, group)) return;
     this.send({ type: 'membership', group, ops });
     this.inbox = this.inbox.then(() => this.refreshGroup(group));
+  }
+
+  /** Live push of a manifest (an author just packed); sent once per session, only to a peer that may read the group. */
+  pushManifest(manifest: Manifest): void {
+    if (this.closed || !this.authenticated || !this.peer) return;
+    if (!this.opts.replica.knowsGroup(manifest.group) || !this.opts.replica.mayRead(this.peer, manifest.group)) return;
+    this.sendManifest(manifest);
+  }
+
+  private sendManifest(manifest: Manifest): void {
+    const id = `${manifest.group}/${manifest.author}/${manifest.issued}`;
+    if (this.manifestsSent.has(id)) return;
+    this.manifestsSent.add(id);
+    this.send({ type: 'manifest', manifest });
   }
 
   /** Offers a group that became shareable after the handshake (for example, a new group). */
@@ -361,6 +377,18 @@ export class SyncSession {
         if (entries.length > 0) this.enqueue(entries, undefined, key);
         return;
       }
+      case 'manifest': {
+        // Comes ahead of the runs it vouches for. Not awaited: the replica makes entries applied later wait for it,
+        // and the manifests of a catch-up are checked concurrently. A refused one only means those runs are refused.
+        const author = m.manifest.author.slice(0, 8);
+        replica.applyManifest(m.manifest, peer).then(
+          (result) => {
+            if (!result.accepted) this.opts.log?.('warn', `manifest of ${author}… refused: ${result.reason}`);
+          },
+          (error: Error) => this.opts.log?.('warn', `manifest of ${author}… not stored: ${error.message}`),
+        );
+        return;
+      }
       case 'plan':
         this.plansReceived++;
         this.progress.expected += m.count;
@@ -475,6 +503,8 @@ export class SyncSession {
    */
   private enqueue(entries: Entry[], waiter?: OutgoingBatch['waiters'][number], answers?: string): void {
     const { batchEntries, batchBytes } = this.opts;
+    // Frames leave in order, so a manifest sent now arrives before any ENTRIES carrying the runs it covers.
+    for (const m of this.opts.replica.manifestsFor(entries)) this.sendManifest(m);
     let current: OutgoingBatch | undefined;
     let bytes = 0;
     let i = 0;

@@ -24,6 +24,20 @@ const samples: SyncMessage[] = [
   { type: 'plan', group: g, bucket: 20000, count: 12 },
   { type: 'error', code: 3, message: 'nein' },
   { type: 'summaries-done' },
+  { type: 'heads', group: g, heads: [id32(6)] },
+  {
+    type: 'manifest',
+    manifest: {
+      group: g,
+      author: id32(4),
+      issued: 1_790_000_000_000,
+      chains: [
+        { bucket: 20000, seq: 3, head: new Uint8Array(32).fill(8) },
+        { bucket: 20001, seq: 1, head: new Uint8Array(32).fill(9) },
+      ],
+      signature: new Uint8Array(64).fill(2),
+    },
+  },
 ];
 
 describe('sync messages', () => {
@@ -55,6 +69,19 @@ describe('sync messages', () => {
       ),
       { seed: 7, numRuns: 3000 },
     );
+  });
+
+  it('MANIFEST (13): buckets must ascend, seq at least 1, at most 4,000 chains', () => {
+    const m = samples.find((x) => x.type === 'manifest')!;
+    const bytes = encodeMessage(m);
+    expect(bytes[0]).toBe(13);
+    if (m.type !== 'manifest') throw new Error('sample');
+    const swapped = { ...m, manifest: { ...m.manifest, chains: [...m.manifest.chains].reverse() } };
+    expect(() => decodeMessage(encodeMessage(swapped))).toThrow(/ascend/);
+    const zero = { ...m, manifest: { ...m.manifest, chains: [{ ...m.manifest.chains[0]!, seq: 0 }] } };
+    expect(() => decodeMessage(encodeMessage(zero))).toThrow(/seq/);
+    const many = { ...m, manifest: { ...m.manifest, chains: Array.from({ length: 4001 }, (_, i) => ({ bucket: i, seq: 1, head: new Uint8Array(32) })) } };
+    expect(() => decodeMessage(encodeMessage(many))).toThrow(DecodeError);
   });
 
   it('refuses list counts that cannot fit without allocating them', () => {

@@ -10,7 +10,7 @@ import { randomBytes, sha256 } from '@schoolmesh/crypto';
 import type { DeviceIdentity } from '@schoolmesh/identity';
 import { SYNC_PROTOCOL, libp2pPrivateKey, streamChannel } from '@schoolmesh/net-libp2p';
 import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
-import { type FrameChannel, type SyncMessage, decodeMessage, encodeMessage } from '@schoolmesh/sync';
+import { type FrameChannel, MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, type SyncMessage, decodeMessage, encodeMessage } from '@schoolmesh/sync';
 import { concatBytes } from '@schoolmesh/wire';
 import type { RelayProcess } from './relay-process.ts';
 
@@ -132,7 +132,7 @@ function waitFor<T>(get: () => T | undefined, gone: () => string | undefined, wa
 
 /** Our HELLO for a credential. */
 export function helloFor(identity: DeviceIdentity, nonce: Uint8Array = randomBytes(32)): SyncMessage & { type: 'hello' } {
-  return { type: 'hello', version: 1, minVersion: 1, credentialKind: 'device', credential: identity.certificate.bytes, nonce, agent: 'raw-test-peer' };
+  return { type: 'hello', version: PROTOCOL_VERSION, minVersion: MIN_PROTOCOL_VERSION, credentialKind: 'device', credential: identity.certificate.bytes, nonce, agent: 'raw-test-peer' };
 }
 
 /**
