@@ -38,3 +38,4 @@ export {
   PASSPHRASE_KDF,
   PASSPHRASE_MIN_SALT_BYTES,
 } from './passphrase.ts';
+export { BLOB_KEY_BYTES, BLOB_NONCE_BYTES, BLOB_OVERHEAD_BYTES, type SealedBlob, blobId, openBlob, sealBlob } from './blob.ts';
