@@ -2,22 +2,8 @@
  * @schoolmesh/crypto: every cryptographic operation of Schoolmesh, as thin wrappers over audited libraries
  * (WebCrypto first, @noble/* and @hpke/core otherwise). See README.md for the choices and measurements.
  */
-export { CryptoError, type CryptoErrorCode } from './errors.ts';
-export { type Backend, cryptoBackends, useNobleFallback } from './backend.ts';
-export {
-  clearVerificationCaches,
-  generateSigningKeyPair,
-  signatureVerifications,
-  SIGNATURE_BYTES,
-  SIGNING_PUBLIC_KEY_BYTES,
-  SIGNING_SEED_BYTES,
-  type SigningKeyPair,
-  signingKeyPairFromSeed,
-  VERIFY_KEY_CACHE_SIZE,
-  VERIFIED_CACHE_SIZE,
-  verifySignature,
-  verifySignatures,
-} from './ed25519.ts';
+
+export { AEAD_KEY_BYTES, AEAD_NAME, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadKey, aeadKey } from './aead.ts';
 export {
   AGREEMENT_KEY_BYTES,
   type AgreementKeyPair,
@@ -29,8 +15,23 @@ export {
   SEALED_OVERHEAD_BYTES,
   sealToPublicKey,
 } from './agreement.ts';
-export { useVerifyPool } from './verify-pool.ts';
-export { AEAD_KEY_BYTES, AEAD_NAME, AEAD_NONCE_BYTES, AEAD_TAG_BYTES, type AeadKey, aeadKey } from './aead.ts';
+export { type Backend, cryptoBackends, useNobleFallback } from './backend.ts';
+export { BLOB_KEY_BYTES, BLOB_NONCE_BYTES, BLOB_OVERHEAD_BYTES, blobId, openBlob, type SealedBlob, sealBlob } from './blob.ts';
+export {
+  clearVerificationCaches,
+  generateSigningKeyPair,
+  SIGNATURE_BYTES,
+  SIGNING_PUBLIC_KEY_BYTES,
+  SIGNING_SEED_BYTES,
+  type SigningKeyPair,
+  signatureVerifications,
+  signingKeyPairFromSeed,
+  VERIFIED_CACHE_SIZE,
+  VERIFY_KEY_CACHE_SIZE,
+  verifySignature,
+  verifySignatures,
+} from './ed25519.ts';
+export { CryptoError, type CryptoErrorCode } from './errors.ts';
 export { constantTimeEqual, hkdfSha256, randomBytes, sha256, sha256Parts, sha256Portable } from './hash.ts';
 export {
   deriveKeyFromPassphrase,
@@ -38,4 +39,4 @@ export {
   PASSPHRASE_KDF,
   PASSPHRASE_MIN_SALT_BYTES,
 } from './passphrase.ts';
-export { BLOB_KEY_BYTES, BLOB_NONCE_BYTES, BLOB_OVERHEAD_BYTES, type SealedBlob, blobId, openBlob, sealBlob } from './blob.ts';
+export { useVerifyPool } from './verify-pool.ts';

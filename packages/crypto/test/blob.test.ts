@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BLOB_OVERHEAD_BYTES, CryptoError, blobId, openBlob, randomBytes, sealBlob, sha256 } from '../src/index.ts';
+import { BLOB_OVERHEAD_BYTES, blobId, CryptoError, openBlob, randomBytes, sealBlob, sha256 } from '../src/index.ts';
 
 function code(f: () => unknown): string | undefined {
   try {
