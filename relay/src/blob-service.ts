@@ -54,13 +54,14 @@ export class BlobService {
   handle(stream: Stream, connection: Connection): void {
     const key = rawKeyOfPeer(connection.remotePeer);
     const peer = key ? this.opts.hub.admittedPeer(toBase64Url(key)) : undefined;
+    const channel = streamChannel(stream);
     if (!peer) {
-      // Nothing is read from a peer the relay has not admitted on a sync session.
+      // Nothing is read from a peer the relay has not admitted on a sync session: it hears why, and the stream ends.
       this.opts.metrics.blobRequests.inc({ op: 'none', outcome: 'unauthenticated' });
-      stream.abort(new Error('no admitted sync session'));
+      sendFrame(channel, { type: 'error', code: BlobErrorCode.Unauthenticated, message: 'no admitted sync session on this connection' });
+      channel.close('not admitted');
       return;
     }
-    const channel = streamChannel(stream);
     const timer = setTimeout(() => channel.close('blob request timed out'), REQUEST_TIMEOUT_MS);
     timer.unref?.();
     this.serve(channel, peer)

@@ -1,4 +1,4 @@
-export { openBlobChannel } from './dial.ts';
+export { openBlobChannel, relayBlobTransport } from './dial.ts';
 export {
   BLOB_CHUNK_BYTES,
   BLOB_PROTOCOL,
