@@ -37,6 +37,8 @@ import { type RelayProcess, type RelaySetup, removeSetup, rewriteConfig, setupRe
 
 const DAY = BUCKET_MS;
 const LIMIT = 200_000;
+/** Upload budget per device and minute in the first suite: the 120 KB image fits, two more blobs of 150 KB do not. */
+const BUDGET = 300_000;
 
 function holdsCurrentKey(d: RelayDevice, group: string): boolean {
   const epoch = d.engine.state(group)?.currentEpoch;
@@ -82,7 +84,7 @@ describe('blobs on one relay', () => {
   let group: string;
 
   beforeAll(async () => {
-    setup = await setupRelay('Gesamtschule Blob', { limits: { blobBytes: LIMIT } });
+    setup = await setupRelay('Gesamtschule Blob', { limits: { blobBytes: LIMIT, blobBytesPerMinutePerDevice: BUDGET } });
     relay = await startRelay(setup);
     teacher = await enrolledDevice(relay, 'weber', 'teacher', 'Frau Weber');
     ben = await enrolledDevice(relay, 'ben', 'pupil', 'Ben');
@@ -179,6 +181,20 @@ describe('blobs on one relay', () => {
     const bytes = await getBlob(await openBlobChannel(ben.connection!.node, relayPeer(relay)), { group: ref[0]!, bucket: Number(ref[1]), id: ref[2]! }, LIMIT);
     expect(bytes.length).toBe(120_040);
     expect(await alive(relay)).toBe(true);
+  });
+
+  it('a device over its upload budget is refused at once with a clear error', async () => {
+    // Ben has spent 120 KB of his 300 KB per minute on the first test's image; the budget refills at 5 KB per second,
+    // so of four 150 KB uploads in a row at least one must find it spent.
+    const outcomes: (string | number)[] = [];
+    for (let i = 0; i < 4; i++) {
+      const blob = sealBlob(randomBytes(150_000));
+      const ref = { group, bucket: bucketOf(Date.now()), id: toBase64Url(blob.id) };
+      outcomes.push(await putBlob(await openBlobChannel(ben.connection!.node, relayPeer(relay)), ref, blob.sealed).then(() => 'ok', (e: { code: number; message: string }) => (e.code === BlobErrorCode.RateLimited ? e.message : e.code)));
+    }
+    expect(outcomes).toContain('this device uploads more than the relay accepts per minute');
+    expect(outcomes.filter((o) => o !== 'ok' && o !== 'this device uploads more than the relay accepts per minute')).toEqual([]);
+    expect(await relay.metrics()).toMatch(/schoolmesh_blob_requests_total\{op="put",outcome="rate-limited"\} [1-4]\b/);
   });
 });
 
