@@ -41,6 +41,10 @@ export const configSchema = z
         entriesPerMinutePerDevice: z.number().int().positive().default(600),
         /** Ciphertext bytes one device may store per minute. */
         bytesPerMinutePerDevice: z.number().int().positive().default(8 * 1024 * 1024),
+        /** Largest sealed attachment blob the relay stores (bytes; default 10 MiB plus the 40 bytes of sealing). */
+        blobBytes: z.number().int().positive().default(10 * 1024 * 1024 + 40),
+        /** Blob bytes one device may upload per minute (bursts up to the same amount; refused at once when spent). */
+        blobBytesPerMinutePerDevice: z.number().int().positive().default(40 * 1024 * 1024),
         /** Sessions one device may hold at once. */
         sessionsPerDevice: z.number().int().positive().default(4),
         /** Seconds a new stream may take to authenticate (HELLO and AUTH); idle strangers are dropped after it. */

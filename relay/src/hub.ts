@@ -216,6 +216,23 @@ export class SessionHub {
     return dropped;
   }
 
+  /**
+   * The peer behind an admitted, authenticated sync session with this key id (a device id or a relay's authority
+   * key), if there is one: other protocols on the same connection (blobs) admit by it.
+   */
+  admittedPeer(id: string): PeerInfo | undefined {
+    for (const l of this.byDevice.get(id) ?? []) if (l.session.peer && l.admitted) return l.session.peer;
+    for (const l of this.relays) if (l.session.peer?.id === id && l.admitted) return l.session.peer;
+    return undefined;
+  }
+
+  /** The partner relays with an authenticated session here. */
+  relayPeers(): PeerInfo[] {
+    const out = new Map<string, PeerInfo>();
+    for (const l of this.relays) if (l.session.peer) out.set(l.session.peer.id, l.session.peer);
+    return [...out.values()];
+  }
+
   /** Is a session with this relay (by authority key id) open? */
   hasRelay(id: string): boolean {
     for (const l of this.live) if (l.session.peer?.kind === 'relay' && l.session.peer.id === id) return true;

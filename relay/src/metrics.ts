@@ -26,6 +26,12 @@ export class RelayMetrics {
   readonly federationLinks = new Gauge({ name: 'schoolmesh_federation_links', help: 'Authenticated sessions with partner relays', registers: [this.registry] });
   readonly expiredBuckets = new Counter({ name: 'schoolmesh_expired_buckets_total', help: 'Buckets deleted by retention', registers: [this.registry] });
 
+  readonly blobRequests = new Counter({ name: 'schoolmesh_blob_requests_total', help: 'Blob requests by operation and outcome', labelNames: ['op', 'outcome'] as const, registers: [this.registry] });
+  readonly blobBytesIn = new Counter({ name: 'schoolmesh_blob_bytes_in_total', help: 'Sealed blob bytes stored from uploads', registers: [this.registry] });
+  readonly blobBytesOut = new Counter({ name: 'schoolmesh_blob_bytes_out_total', help: 'Sealed blob bytes served', registers: [this.registry] });
+  readonly blobStoreBytes = new Gauge({ name: 'schoolmesh_blob_store_bytes', help: 'Bytes of sealed blobs on disk', registers: [this.registry] });
+  readonly expiredBlobs = new Counter({ name: 'schoolmesh_expired_blobs_total', help: 'Blobs deleted by retention', registers: [this.registry] });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'schoolmesh_' });
   }

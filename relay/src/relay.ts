@@ -3,15 +3,18 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import type { Libp2p } from '@libp2p/interface';
-import { SYNC_PROTOCOL, SYNC_STREAM_OPTIONS, libp2pPrivateKey, syncOverStream } from '@schoolmesh/net-libp2p';
+import { BLOB_PROTOCOL, BLOB_STREAM_OPTIONS, SYNC_PROTOCOL, SYNC_STREAM_OPTIONS, libp2pPrivateKey, syncOverStream } from '@schoolmesh/net-libp2p';
 import { LdapAuthenticator } from '@schoolmesh/directory';
 import { TrustStore, rootKeyOf, schoolIdOf } from '@schoolmesh/identity';
+import { oldestLiveBucket } from '@schoolmesh/model';
 import { Replica } from '@schoolmesh/replica';
 import { type LevelStorageAdapter, openLevelStorage } from '@schoolmesh/storage-level';
 import type { LocalCredential } from '@schoolmesh/sync';
 import { toBase64Url } from '@schoolmesh/wire';
 import { type Logger, pino } from 'pino';
 import { ConfigError, type RelayConfig } from './config.ts';
+import { BlobService } from './blob-service.ts';
+import { BlobStore } from './blob-store.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
 import { Federation } from './federation.ts';
 import { createHttpServer } from './http.ts';
@@ -56,6 +59,7 @@ export class Relay {
     readonly federation: Federation,
     private readonly limiter: DeviceRateLimiter,
     private readonly partners: { name: string; root: string }[],
+    readonly blobs: BlobStore,
   ) {}
 
   /** The config in force (the one given at start, or the last one `reload` applied). */
@@ -102,6 +106,19 @@ export class Relay {
       },
       SYNC_STREAM_OPTIONS,
     );
+    const blobs = new BlobStore(join(config.dataDir, 'blobs'), config.store.fsync);
+    const blobService = new BlobService({
+      store: blobs,
+      replica,
+      hub,
+      node,
+      limiter: new DeviceRateLimiter({ entries: 1_000, bytes: config.limits.blobBytesPerMinutePerDevice }, clock, 0),
+      maxBlobBytes: config.limits.blobBytes,
+      metrics,
+      log: log.child({ component: 'blobs' }),
+      clock,
+    });
+    await node.handle(BLOB_PROTOCOL, (stream, connection) => blobService.handle(stream, connection), BLOB_STREAM_OPTIONS);
     const federation = new Federation(node, hub, log.child({ component: 'federation' }));
     let relay!: Relay;
     // Kept by reference: a config reload edits it in place, and /api/school answers from it.
@@ -131,7 +148,7 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs);
     await relay.sweep();
     federation.start(config.federation.partners);
     await relay.refreshPartners();
@@ -210,9 +227,18 @@ export class Relay {
     };
   }
 
-  /** Deletes buckets past their group's retention (at start-up and every sweepMinutes). */
+  /** Deletes buckets past their group's retention, and their blobs (at start-up and every sweepMinutes). */
   async sweep(): Promise<number> {
     try {
+      const now = Date.now();
+      const gone = await this.blobs.expire((group) => {
+        const state = this.replica.state(group);
+        return state ? oldestLiveBucket(now, state.policy.retentionDays) : undefined;
+      });
+      if (gone.blobs > 0) {
+        this.metrics.expiredBlobs.inc(gone.blobs);
+        this.log.info({ buckets: gone.buckets, blobs: gone.blobs }, 'retention: expired blobs deleted');
+      }
       const removed = await this.replica.expire();
       if (removed.length > 0) {
         this.metrics.expiredBuckets.inc(removed.length);
@@ -230,6 +256,7 @@ export class Relay {
   async refreshMetrics(): Promise<void> {
     this.metrics.groups.set(this.replica.groups().length);
     this.metrics.storeBytes.set(await directoryBytes(join(this.config.dataDir, 'store')));
+    this.metrics.blobStoreBytes.set(await this.blobs.bytes());
   }
 
   /** Revokes devices now: signed list, stored, sessions dropped. */
@@ -244,6 +271,7 @@ export class Relay {
       for (const t of this.timers) clearInterval(t);
       this.federation.stop();
       await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
+      await this.node.unhandle(BLOB_PROTOCOL).catch(() => {});
       this.hub.closeAll('relay shutting down');
       const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       this.http.closeAllConnections();

@@ -1,4 +1,4 @@
-import { BucketDoc, type ChatMessage, type PostInput, mergeOwnUpdates } from '@schoolmesh/content';
+import { type Attachment, BucketDoc, type ChatMessage, type PostInput, mergeOwnUpdates } from '@schoolmesh/content';
 import { type Entry, MAX_ENTRY_CIPHERTEXT, chainSeed, openEntry, sealEntry, signManifest } from '@schoolmesh/entries';
 import type { DeviceIdentity, TrustStore } from '@schoolmesh/identity';
 import {
@@ -16,6 +16,17 @@ import { type AccountRef, BUCKET_MS, type GroupKind, type GroupPolicy, type Grou
 import { Replica, type ReplicaEvent, epochIdOf } from '@schoolmesh/replica';
 import type { StorageAdapter } from '@schoolmesh/storage';
 import { type FrameChannel, type PeerInfo, type SyncProgress, SyncSession, boundToTransport } from '@schoolmesh/sync';
+import {
+  type AttachmentInput,
+  AttachmentError,
+  type BlobAddress,
+  type BlobTransport,
+  blobKey,
+  expireBlobs,
+  openAttachment,
+  sealAttachment,
+  sealedSizeOf,
+} from './attachments.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { deviceCredential, trustStoreVerifier } from './credentials.ts';
 import { KeyRing } from './keyring.ts';
@@ -87,6 +98,7 @@ export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   private unacked: { entries: Entry[]; resolve: () => void }[] = [];
   private closed = false;
+  private blobs: BlobTransport | undefined;
 
   private constructor(
     private readonly opts: EngineOptions,
@@ -397,6 +409,60 @@ export class Engine {
     return this.write(group, (doc, now) => doc.post(input, now));
   }
 
+  /** Sets (or clears, when offline) how sealed attachment blobs reach the relay. */
+  useBlobTransport(transport: BlobTransport | undefined): void {
+    this.blobs = transport;
+  }
+
+  /**
+   * Posts a message with attachments: each file is sealed under a fresh key, kept in the local store, and uploaded
+   * to the relay under (group, today's bucket) before the message that carries the keys is written into that
+   * same bucket. Needs the relay (AttachmentError 'offline' otherwise); the relay's refusals are 'refused'.
+   */
+  async postWithAttachments(group: string, input: PostInput, files: readonly AttachmentInput[], onProgress?: (done: number, total: number) => void): Promise<Posted> {
+    const state = this.requireState(group);
+    if (!canPost(state, this.deviceId)) throw new EngineError('forbidden', 'this device may not post in this group');
+    const bucket = bucketOf(this.now());
+    const sealed = files.map((f) => sealAttachment(f));
+    const transport = this.blobs;
+    if (!transport) throw new AttachmentError('offline', 'attachments need a connection to the relay');
+    const total = sealed.reduce((n, s) => n + s.sealed.length, 0);
+    let before = 0;
+    for (const { sealed: bytes, attachment } of sealed) {
+      const address: BlobAddress = { group, bucket, id: attachment.id };
+      await this.opts.storage.save(blobKey(address), bytes);
+      try {
+        await transport.put(address, bytes, (done) => onProgress?.(before + done, total));
+      } catch (error) {
+        throw new AttachmentError('refused', `upload failed: ${(error as Error).message}`);
+      }
+      before += bytes.length;
+    }
+    return this.write(group, (doc, now) => doc.post({ ...input, attachments: [...(input.attachments ?? []), ...sealed.map((s) => s.attachment)] }, now), bucket);
+  }
+
+  /**
+   * The plaintext of an attachment of a message in (group, bucket): from the local store, or downloaded from the
+   * relay and kept. Verified against the message's reference (address, key, plaintext hash) every time.
+   */
+  async attachment(group: string, bucket: number, attachment: Attachment, onProgress?: (done: number, total: number) => void): Promise<Uint8Array> {
+    if (!this.canRead(group)) throw new EngineError('not-a-member', 'this device cannot read this group');
+    const address: BlobAddress = { group, bucket, id: attachment.id };
+    const local = await this.opts.storage.load(blobKey(address));
+    if (local) return openAttachment(local, attachment);
+    const transport = this.blobs;
+    if (!transport) throw new AttachmentError('offline', 'this attachment is not on this device yet and the relay is not reachable');
+    let sealed: Uint8Array;
+    try {
+      sealed = await transport.get(address, sealedSizeOf(attachment), onProgress);
+    } catch (error) {
+      throw new AttachmentError('not-found', `download failed: ${(error as Error).message}`);
+    }
+    const plaintext = openAttachment(sealed, attachment);
+    await this.opts.storage.save(blobKey(address), sealed);
+    return plaintext;
+  }
+
   edit(group: string, bucket: number, key: string, text: string): Promise<Posted> {
     return this.write(group, (doc, now) => {
       doc.edit(key, text, now);
@@ -642,6 +708,7 @@ export class Engine {
         const [g, b] = id.split('/');
         if (g === group && Number(b) < oldest) this.docs.delete(id);
       }
+      await expireBlobs(this.opts.storage, group, oldest);
       const keep = state.currentEpoch ? epochIdOf(state.currentEpoch) : undefined;
       erasedKeys += (await this.keys.erase(group, oldest, keep)).length;
     }

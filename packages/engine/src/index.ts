@@ -2,3 +2,12 @@ export { type Clock, ManualClock, systemClock } from './clock.ts';
 export { deviceCredential, trustStoreVerifier } from './credentials.ts';
 export { Engine, EngineError, type EngineEvent, type EngineOptions, type GroupSummary, type Posted } from './engine.ts';
 export { KeyRing } from './keyring.ts';
+export {
+  type AttachmentInput,
+  AttachmentError,
+  type BlobAddress,
+  type BlobTransport,
+  MAX_ATTACHMENT_BYTES,
+  openAttachment,
+  sealAttachment,
+} from './attachments.ts';

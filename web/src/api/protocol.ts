@@ -62,6 +62,24 @@ export interface MessageView {
   reactions: { emoji: string; count: number; mine: boolean }[];
   /** How many other members' devices have read up to (at least) this message. */
   readBy: number;
+  /** Files sent with the message (their keys stay in the worker; the UI asks for the bytes by id). */
+  attachments?: AttachmentView[];
+}
+
+/** An attachment as the UI sees it: what to show before its bytes are fetched. */
+export interface AttachmentView {
+  id: string;
+  name: string;
+  mime: string;
+  /** Plaintext bytes. */
+  size: number;
+}
+
+/** A file to send: already checked and (for images) downscaled by the page. */
+export interface FileToSend {
+  name: string;
+  mime: string;
+  bytes: Uint8Array;
 }
 
 export interface MessagePage {
@@ -98,6 +116,13 @@ export interface EngineApi {
   /** The newest messages of a group: at least `min` (default 60) if the live buckets hold that many. */
   messages(args: { group: string; min?: number }): MessagePage;
   post(args: { group: string; text: string; replyTo?: { bucket: number; key: string } }): { key: string; bucket: number };
+  /**
+   * Posts a message with files: sealed in the worker under fresh keys, uploaded to the relay, then the message.
+   * Fails with 'attachment' (detail: too-large, offline, refused) and posts nothing.
+   */
+  postFiles(args: { group: string; text: string; files: FileToSend[]; replyTo?: { bucket: number; key: string } }): { key: string; bucket: number };
+  /** The verified bytes of one attachment of a message (from this device's store, or downloaded from the relay). */
+  attachment(args: { group: string; bucket: number; key: string; id: string }): { name: string; mime: string; bytes: Uint8Array };
   /** Sets this device's reaction to a message (null removes it); one reaction per person and message. */
   react(args: { group: string; bucket: number; key: string; emoji: string | null }): null;
   /** Replaces the text of one of this device's own messages. */
@@ -122,6 +147,7 @@ export type ErrorCode =
   | 'forbidden'
   | 'closed'
   | 'bad-request'
+  | 'attachment'
   | 'internal';
 
 export interface ApiError {

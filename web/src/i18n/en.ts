@@ -6,6 +6,20 @@
 import { str } from '@lit/localize';
 
 export const templates = {
+  'att.attach': 'Attach an image or PDF',
+  'att.close': 'Close',
+  'att.error.generic': 'The file could not be sent.',
+  'att.error.offline': 'Files can only be sent while the connection to the school is up.',
+  'att.error.too-large': 'The file is too large. At most 10 MB are possible.',
+  'att.error.unreadable': 'The file could not be read.',
+  'att.error.unsupported': 'This file cannot be sent. Images (JPEG, PNG, WebP, GIF) and PDF files are possible.',
+  'att.file-unavailable': 'The file is not available.',
+  'att.loading': 'Loading image …',
+  'att.open': 'Open',
+  'att.open-file': str`Open ${0}`,
+  'att.open-image': str`Show image ${0} full size`,
+  'att.sending': 'Encrypting and sending the file …',
+  'att.unavailable': 'Image not available',
   'app.chat-pane': 'Chat',
   'app.fatal': 'Schoolmesh could not start. Reload the page; if that does not help, this browser is too old.',
   'app.loading': 'Loading …',

@@ -4,7 +4,7 @@ import { EngineCallError, EngineClient } from '../api/client.ts';
 import type { AppEvent, ChatSummary, ConnectionStatus, MessageView, Opened, ProfileSummary } from '../api/protocol.ts';
 import './chat-list.ts';
 import './chat-view.ts';
-import type { ChatView, EditDetail, MessageRefDetail, ReactDetail, SendDetail } from './chat-view.ts';
+import type { ChatView, EditDetail, MessageRefDetail, ReactDetail, SendDetail, SendFilesDetail } from './chat-view.ts';
 import './enroll-view.ts';
 import './profile-picker.ts';
 import './unlock-view.ts';
@@ -321,6 +321,8 @@ export class App extends LitElement {
     document.title = unread > 0 ? `(${unread}) Schoolmesh` : 'Schoolmesh';
   }
 
+  private readonly loadAttachment = (ref: { group: string; bucket: number; key: string; id: string }) => this.call('attachment', ref);
+
   private async onSend(e: CustomEvent<SendDetail>): Promise<void> {
     const { group, text, replyTo } = e.detail;
     try {
@@ -331,6 +333,26 @@ export class App extends LitElement {
           ? msg('Du darfst in dieser Gruppe nicht schreiben.', { id: 'chat.error.forbidden' })
           : msg('Die Nachricht konnte nicht gespeichert werden.', { id: 'chat.error.generic' });
       this.renderRoot.querySelector<ChatView>('sm-chat')?.sendFailed(text, reason);
+    }
+  }
+
+  private async onSendFiles(e: CustomEvent<SendFilesDetail>): Promise<void> {
+    const { group, text, files, replyTo } = e.detail;
+    const view = () => this.renderRoot.querySelector<ChatView>('sm-chat');
+    try {
+      await this.call('postFiles', { group, text, files, ...(replyTo ? { replyTo } : {}) });
+      view()?.filesSent();
+    } catch (error) {
+      const detail = error instanceof EngineCallError ? error.detail : undefined;
+      const reason =
+        detail === 'too-large'
+          ? msg('Die Datei ist zu groß. Möglich sind höchstens 10 MB.', { id: 'att.error.too-large' })
+          : detail === 'offline'
+            ? msg('Dateien können nur gesendet werden, wenn die Verbindung zur Schule steht.', { id: 'att.error.offline' })
+            : detail === 'unsupported'
+              ? msg('Diese Datei kann nicht gesendet werden. Möglich sind Bilder (JPEG, PNG, WebP, GIF) und PDF-Dateien.', { id: 'att.error.unsupported' })
+              : msg('Die Datei konnte nicht gesendet werden.', { id: 'att.error.generic' });
+      view()?.sendFailed(text, reason);
     }
   }
 
@@ -397,6 +419,8 @@ export class App extends LitElement {
               .hasMore=${this.hasMore}
               ?loaded=${this.messagesLoaded}
               @send=${this.onSend}
+              @send-files=${this.onSendFiles}
+              .loadAttachment=${this.loadAttachment}
               @react=${(e: CustomEvent<ReactDetail>) => this.change(() => this.call('react', e.detail))}
               @edit-message=${(e: CustomEvent<EditDetail>) => this.change(() => this.call('edit', e.detail))}
               @delete-message=${(e: CustomEvent<MessageRefDetail>) => this.change(() => this.call('deleteMessage', e.detail))}

@@ -3,9 +3,12 @@ import type { LitVirtualizer } from '@lit-labs/virtualizer';
 import { flow } from '@lit-labs/virtualizer/layouts/flow.js';
 import { msg, str, updateWhenLocaleChanges } from '@lit/localize';
 import { LitElement, type PropertyValues, css, html, nothing } from 'lit';
-import type { ChatSummary, MessageView } from '../api/protocol.ts';
+import type { ChatSummary, FileToSend, MessageView } from '../api/protocol.ts';
+import './attachment-view.ts';
+import type { AttachmentLoader } from './attachment-view.ts';
+import { FileProblem, prepareFile } from './files.ts';
 import { avatarColour, dayKey, dayLabel, fullTime, initials, kindLabel, membersLabel, nameColour, roleLabel, timeOf } from './format.ts';
-import { backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
+import { attachIcon, backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
 import { base } from './styles.ts';
 
 type Row =
@@ -40,6 +43,14 @@ export interface SendDetail {
   replyTo?: { bucket: number; key: string };
 }
 
+/** A message with files: the app posts it and calls `filesSent` when it is through (or `sendFailed`). */
+export interface SendFilesDetail extends SendDetail {
+  files: FileToSend[];
+}
+
+/** How the chat gets an attachment's bytes: the app asks the worker. */
+export type LoadAttachment = (ref: { group: string; bucket: number; key: string; id: string }) => ReturnType<AttachmentLoader>;
+
 /** One chat: header, the virtualized message list with day separators, and the composer. */
 export class ChatView extends LitElement {
   static override properties = {
@@ -51,7 +62,11 @@ export class ChatView extends LitElement {
     editing: { state: true },
     sendError: { state: true },
     menu: { state: true },
+    sending: { state: true },
+    loadAttachment: { attribute: false },
   };
+  declare sending: boolean;
+  declare loadAttachment: LoadAttachment | undefined;
   declare chat: ChatSummary | undefined;
   declare messages: MessageView[];
   declare hasMore: boolean;
@@ -191,8 +206,48 @@ export class ChatView extends LitElement {
     this.dispatchEvent(new CustomEvent<SendDetail>('send', { detail, bubbles: true, composed: true }));
   }
 
+  private pickFile(): void {
+    this.renderRoot.querySelector<HTMLInputElement>('input[type="file"]')?.click();
+  }
+
+  /** A file was picked: checked and downscaled here, then sent with the composer's text as one message. */
+  private async onFilePicked(e: Event): Promise<void> {
+    const input = e.target as HTMLInputElement;
+    const file = input.files?.[0];
+    input.value = '';
+    if (!file || !this.chat) return;
+    this.sendError = '';
+    let prepared: FileToSend;
+    try {
+      prepared = await prepareFile(file);
+    } catch (error) {
+      const code = error instanceof FileProblem ? error.code : 'unreadable';
+      this.sendError =
+        code === 'unsupported'
+          ? msg('Diese Datei kann nicht gesendet werden. Möglich sind Bilder (JPEG, PNG, WebP, GIF) und PDF-Dateien.', { id: 'att.error.unsupported' })
+          : code === 'too-large'
+            ? msg('Die Datei ist zu groß. Möglich sind höchstens 10 MB.', { id: 'att.error.too-large' })
+            : msg('Die Datei konnte nicht gelesen werden.', { id: 'att.error.unreadable' });
+      return;
+    }
+    const area = this.textarea;
+    const text = area?.value.replace(/^\s+|\s+$/g, '') ?? '';
+    if (area) area.value = '';
+    const detail: SendFilesDetail = { group: this.chat.id, text, files: [prepared], ...(this.replyTo ? { replyTo: { bucket: this.replyTo.bucket, key: this.replyTo.key } } : {}) };
+    this.replyTo = undefined;
+    this.sending = true;
+    this.stickToBottom = true;
+    this.emit<SendFilesDetail>('send-files', detail);
+  }
+
+  /** The app calls this when a message with files is through. */
+  filesSent(): void {
+    this.sending = false;
+  }
+
   /** The app calls this when a send failed: the text comes back so nothing is lost. */
   sendFailed(text: string, reason: string): void {
+    this.sending = false;
     const area = this.textarea;
     if (area && !area.value) area.value = text;
     this.sendError = reason;
@@ -382,9 +437,17 @@ export class ChatView extends LitElement {
         ${m.replyTo
           ? html`<div class="quote"><span class="quote-author">${m.replyTo.authorName}</span><span class="quote-text">${m.replyTo.text || '…'}</span></div>`
           : nothing}
+        ${m.attachments && this.chat
+          ? m.attachments.map((a) => {
+              const ref = { group: this.chat!.id, bucket: m.bucket, key: m.key, id: a.id };
+              return html`<sm-attachment .att=${a} .load=${() => this.loadAttachment?.(ref) ?? Promise.reject(new Error('no loader'))}></sm-attachment>`;
+            })
+          : nothing}
         ${m.deleted
           ? html`<p class="text deleted">${msg('Diese Nachricht wurde gelöscht.', { id: 'msg.deleted' })}</p>`
-          : html`<p class="text">${m.text}</p>`}
+          : m.text || !m.attachments
+            ? html`<p class="text">${m.text}</p>`
+            : nothing}
         <span class="meta">
           ${m.editedAt ? html`<span>${msg('bearbeitet', { id: 'msg.edited' })}</span>` : nothing}
           <time datetime=${new Date(m.ts).toISOString()} title=${fullTime(m.ts)}>${timeOf(m.ts)}</time>
@@ -446,6 +509,7 @@ export class ChatView extends LitElement {
           </div>`
         : nothing}
       ${this.sendError ? html`<p class="send-error" role="alert">${this.sendError}</p>` : nothing}
+      ${this.sending ? html`<p class="sending" role="status">${msg('Datei wird verschlüsselt und gesendet …', { id: 'att.sending' })}</p>` : nothing}
       <form
         class="composer"
         @submit=${(e: Event) => {
@@ -453,6 +517,17 @@ export class ChatView extends LitElement {
           this.send();
         }}
       >
+        <button
+          class="icon-button attach"
+          type="button"
+          aria-label=${msg('Bild oder PDF anhängen', { id: 'att.attach' })}
+          title=${msg('Bild oder PDF anhängen', { id: 'att.attach' })}
+          ?disabled=${this.sending || !!this.editing}
+          @click=${() => this.pickFile()}
+        >
+          ${attachIcon}
+        </button>
+        <input type="file" hidden accept="image/jpeg,image/png,image/webp,image/gif,application/pdf" @change=${this.onFilePicked} />
         <textarea
           rows="1"
           aria-label=${msg(str`Nachricht an ${chat.name}`, { id: 'chat.composer-label' })}
@@ -883,6 +958,15 @@ export class ChatView extends LitElement {
       }
       .send:focus-visible {
         border-radius: 50%;
+      }
+      .sending {
+        margin: 8px 16px 0;
+        color: var(--ink-soft);
+        font-size: 0.9rem;
+      }
+      .attach {
+        flex: none;
+        align-self: center;
       }
       .send-error {
         margin: 8px 16px 0;

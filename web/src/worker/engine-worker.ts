@@ -4,10 +4,11 @@
  * Worker (browsers without SharedWorker) it serves one tab.
  */
 import { EnrollError, enroll } from '@schoolmesh/client';
-import { EngineError } from '@schoolmesh/engine';
+import { AttachmentError, EngineError } from '@schoolmesh/engine';
 import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
 import { deleteIdbStorage, openIdbStorage } from '@schoolmesh/storage-idb';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
+import { isSendableType } from '../api/files.ts';
 import type { ApiError, AppEvent, EngineApi, FromWorker, Method, Opened, Request, ToWorker } from '../api/protocol.ts';
 import { EncryptedStorage, WrongPinError, deriveProfileKey } from './encrypted-storage.ts';
 import { type ProfileRecord, deleteProfile, getProfile, listProfiles, profileDatabase, putProfile, summaryOf } from './registry.ts';
@@ -205,6 +206,17 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       if (typeof text !== 'string' || text.trim() === '') throw new ApiFailure({ code: 'bad-request', message: 'empty message' });
       return (await current(client)).post(group, text, replyTo);
     },
+    postFiles: async ({ group, text, files, replyTo }) => {
+      if (typeof text !== 'string' || !Array.isArray(files) || files.length === 0 || files.length > 4)
+        throw new ApiFailure({ code: 'bad-request', message: 'one to four files' });
+      for (const f of files) {
+        if (!f || typeof f.name !== 'string' || typeof f.mime !== 'string' || !(f.bytes instanceof Uint8Array))
+          throw new ApiFailure({ code: 'bad-request', message: 'a file is a name, a type and bytes' });
+        if (!isSendableType(f.mime)) throw new ApiFailure({ code: 'attachment', detail: 'unsupported', message: `files of type ${f.mime} cannot be sent` });
+      }
+      return (await current(client)).post(group, text.trim(), replyTo, files);
+    },
+    attachment: async ({ group, bucket, key, id }) => (await current(client)).attachment(group, bucket, key, id),
     react: async ({ group, bucket, key, emoji }) => {
       await (await current(client)).react(group, bucket, key, emoji);
       return null;
@@ -228,6 +240,7 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiFailure) return error.error;
   if (error instanceof EnrollError) return { code: 'enroll', detail: error.code, message: error.message };
+  if (error instanceof AttachmentError) return { code: 'attachment', detail: error.code, message: error.message };
   if (error instanceof EngineError) {
     const code = error.code === 'unknown-group' || error.code === 'not-a-member' ? 'unknown-group' : error.code === 'closed' ? 'closed' : 'forbidden';
     return { code, detail: error.code, message: error.message };

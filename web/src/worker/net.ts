@@ -5,7 +5,7 @@ import { multiaddr } from '@multiformats/multiaddr';
 import type { SchoolInfo } from '@schoolmesh/client';
 import type { Engine } from '@schoolmesh/engine';
 import type { DeviceIdentity } from '@schoolmesh/identity';
-import { RelayLink, type RelayLinkState, libp2pPrivateKey } from '@schoolmesh/net-libp2p';
+import { RelayLink, type RelayLinkState, libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer, relayBlobTransport } from '@schoolmesh/net-libp2p';
 import { createLibp2p } from 'libp2p';
 
 export type BrowserNode = Awaited<ReturnType<typeof createLibp2p>>;
@@ -46,10 +46,14 @@ export async function connectBrowserToRelay(
     connectionMonitor: { pingInterval: 60_000, pingTimeout: { minTimeout: 30_000 } },
   });
   const link = new RelayLink({ node, endpoint: engine, addrs, agent: 'schoolmesh-web', minDelayMs: 500, maxDelayMs: 5_000, onState }).start();
+  // Attachments travel to the same relay on the same connection (/schoolmesh/blob/1).
+  const relayKey = rawKeyOfPeer(relay.peerId);
+  if (relayKey) engine.useBlobTransport(relayBlobTransport(node, peerIdOfKey(relayKey)));
   return {
     node,
     link,
     stop: async () => {
+      engine.useBlobTransport(undefined);
       link.stop();
       await node.stop();
     },

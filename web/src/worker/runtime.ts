@@ -4,7 +4,7 @@ import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from 
 import type { AeadKey } from '@schoolmesh/crypto';
 import { BUCKET_MS, isExpired } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
-import type { AppEvent, ChatSummary, ConnectionStatus, MessagePage, MessageView, ProfileSummary } from '../api/protocol.ts';
+import type { AppEvent, ChatSummary, ConnectionStatus, FileToSend, MessagePage, MessageView, ProfileSummary } from '../api/protocol.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import { type BrowserRelayConnection, connectBrowserToRelay } from './net.ts';
 import { profileDatabase } from './registry.ts';
@@ -253,7 +253,7 @@ export class ProfileRuntime {
           const newest = list.at(-1);
           if (!last && newest) {
             const a = this.author(g.id, newest.author);
-            last = { text: newest.text, authorName: a.name, ts: newest.ts, mine: newest.author === this.engine.deviceId, deleted: newest.deleted };
+            last = { text: newest.text || (newest.attachments[0] ? `📎 ${newest.attachments[0].name}` : ""), authorName: a.name, ts: newest.ts, mine: newest.author === this.engine.deviceId, deleted: newest.deleted };
           }
           // Older buckets can only hold more unread messages if this one's oldest is still unread.
           if (last && list.length > 0 && list[0]!.ts <= seen) break;
@@ -334,6 +334,7 @@ export class ProfileRuntime {
           : {}),
         reactions: m.deleted ? [] : [...counts].map(([emoji, c]) => ({ emoji, ...c })),
         readBy: m.readBy.filter((c) => c !== me).length,
+        ...(!m.deleted && m.attachments.length > 0 ? { attachments: m.attachments.map((a) => ({ id: a.id, name: a.name, mime: a.mime, size: a.size })) } : {}),
       };
     });
     return { group, messages, hasMore: i >= 0 };
@@ -385,9 +386,10 @@ export class ProfileRuntime {
     void posted.acked.then(() => this.touch(group));
   }
 
-  async post(group: string, text: string, replyTo?: { bucket: number; key: string }): Promise<{ key: string; bucket: number }> {
+  async post(group: string, text: string, replyTo?: { bucket: number; key: string }, files?: FileToSend[]): Promise<{ key: string; bucket: number }> {
     this.requireGroup(group);
-    const posted = await this.engine.post(group, { text, ...(replyTo ? { replyTo } : {}) });
+    const input = { text, ...(replyTo ? { replyTo } : {}) };
+    const posted = files && files.length > 0 ? await this.engine.postWithAttachments(group, input, files) : await this.engine.post(group, input);
     const id = `${group}/${posted.bucket}/${posted.key}`;
     const key = [...pendingPrefix, group, String(posted.bucket), posted.key];
     this.pending.add(id);
@@ -401,6 +403,16 @@ export class ProfileRuntime {
     await this.markSeen(group, Date.now());
     this.touch(group);
     return { key: posted.key, bucket: posted.bucket };
+  }
+
+  /** The verified bytes of an attachment of the message `key` in (group, bucket). */
+  async attachment(group: string, bucket: number, key: string, id: string): Promise<{ name: string; mime: string; bytes: Uint8Array }> {
+    this.requireGroup(group);
+    const message = (await this.engine.messages(group, bucket)).find((m) => m.key === key);
+    const attachment = message?.attachments.find((a) => a.id === id);
+    if (!message || message.deleted || !attachment) throw new EngineError('unknown-group', 'no such attachment');
+    const bytes = await this.engine.attachment(group, bucket, attachment);
+    return { name: attachment.name, mime: attachment.mime, bytes };
   }
 
   async markRead(group: string): Promise<void> {
