@@ -1,6 +1,8 @@
+export { type BytePipe, DIRECT_PROTOCOL, type SecuredDirect, secureDirect } from './direct-link.ts';
 export { type OpenedSync, dialSync, syncOverStream } from './client.ts';
 export { libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer } from './keys.ts';
 export { isLoopback, loopbackOnlyGater } from './loopback.ts';
+export { PRESENCE_PROTOCOL, type PresenceMessage, type PresencePeer, decodePresence, encodePresence } from './presence.ts';
 export { SYNC_PROTOCOL, SYNC_STREAM_OPTIONS } from './protocol.ts';
 export { RelayLink, type RelayLinkOptions, type RelayLinkState, type SyncEndpoint } from './relay-link.ts';
 export { streamChannel } from './stream-channel.ts';
