@@ -36,6 +36,8 @@ export class SessionHub {
    */
   private readonly byDevice = new Map<string, Set<Live>>();
   private readonly relays = new Set<Live>();
+  /** Told when a device's session ends (presence drops the device once it has no session left). */
+  readonly deviceClosed = new Set<(device: string) => void>();
 
   constructor(private readonly opts: HubOptions) {
     opts.replica.on((event) => {
@@ -81,6 +83,7 @@ export class SessionHub {
       const peerId = session.peer?.id;
       const mine = peerId === undefined ? undefined : this.byDevice.get(peerId);
       if (mine?.delete(live) && mine.size === 0) this.byDevice.delete(peerId!);
+      if (peerId !== undefined && session.peer?.kind === 'device') for (const h of this.deviceClosed) h(peerId);
       if (live.admitted) {
         metrics.connections.dec({ kind: live.admitted.peer.kind });
         if (live.admitted.peer.kind === 'relay') metrics.federationLinks.dec();
@@ -196,6 +199,12 @@ export class SessionHub {
       }
     }
     return dropped;
+  }
+
+  /** The admitted device with this id, if it holds an open session here now. */
+  admittedDevice(id: string): PeerInfo | undefined {
+    for (const l of this.byDevice.get(id) ?? []) if (l.session.peer && !l.session.isClosed) return l.session.peer;
+    return undefined;
   }
 
   /** Is a session with this relay (by authority key id) open? */

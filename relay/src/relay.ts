@@ -18,7 +18,8 @@ import { createHttpServer } from './http.ts';
 import { SessionHub } from './hub.ts';
 import { type RelayKeys, loadRelayKeys } from './keystore.ts';
 import { RelayMetrics } from './metrics.ts';
-import { createRelayNode } from './node.ts';
+import { type CircuitPolicy, createRelayNode } from './node.ts';
+import { Presence } from './presence.ts';
 import { DeviceRateLimiter } from './rate-limit.ts';
 
 /** Bytes a peer may send before its credential is admitted: a HELLO (certificate ≤ 8 KiB) and an AUTH, framed. */
@@ -54,6 +55,7 @@ export class Relay {
     readonly node: Libp2p,
     readonly http: Server,
     readonly federation: Federation,
+    readonly presence: Presence,
   ) {}
 
   static async start(config: RelayConfig, options: RelayOptions = {}): Promise<Relay> {
@@ -72,7 +74,14 @@ export class Relay {
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
     const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
     const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice });
-    const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed));
+    // The circuit relay serves nobody until the presence service decides (it needs the node to exist first).
+    const circuit: CircuitPolicy = { mayReserve: () => false, mayRelay: () => false };
+    const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed), circuit);
+    const presence = new Presence(node, { replica, admitted: (device) => hub.admittedDevice(device), log: log.child({ component: 'presence' }) });
+    circuit.mayReserve = (peer) => presence.isLink(peer);
+    circuit.mayRelay = (source, target) => presence.mayRelay(source, target);
+    await presence.start();
+    hub.deviceClosed.add(() => presence.recheck());
     await node.handle(
       SYNC_PROTOCOL,
       (stream, connection) => {
@@ -122,7 +131,7 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, presence);
     await relay.sweep();
     federation.start(config.federation.partners);
     const refreshPartners = async () => {
@@ -193,6 +202,7 @@ export class Relay {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
       this.federation.stop();
+      await this.presence.stop();
       await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
       this.hub.closeAll('relay shutting down');
       const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));

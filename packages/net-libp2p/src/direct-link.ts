@@ -1,8 +1,8 @@
 import { noise } from '@chainsafe/libp2p-noise';
-import type { AbortOptions, PeerId, PrivateKey, SendResult, Upgrader } from '@libp2p/interface';
+import type { AbortOptions, PeerId, PrivateKey, Upgrader } from '@libp2p/interface';
 import { defaultLogger } from '@libp2p/logger';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { AbstractMultiaddrConnection } from '@libp2p/utils';
+import { AbstractMultiaddrConnection, type SendResult } from '@libp2p/utils';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { FrameChannel } from '@schoolmesh/sync';
 import { rawKeyOfPeer } from './keys.ts';

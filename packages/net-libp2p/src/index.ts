@@ -2,6 +2,7 @@ export { type BytePipe, DIRECT_PROTOCOL, type SecuredDirect, secureDirect } from
 export { type OpenedSync, dialSync, syncOverStream } from './client.ts';
 export { libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer } from './keys.ts';
 export { isLoopback, loopbackOnlyGater } from './loopback.ts';
+export { type PresenceHandle, announcePresence } from './presence-client.ts';
 export { PRESENCE_PROTOCOL, type PresenceMessage, type PresencePeer, decodePresence, encodePresence } from './presence.ts';
 export { SYNC_PROTOCOL, SYNC_STREAM_OPTIONS } from './protocol.ts';
 export { RelayLink, type RelayLinkOptions, type RelayLinkState, type SyncEndpoint } from './relay-link.ts';

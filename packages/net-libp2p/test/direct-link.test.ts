@@ -25,7 +25,9 @@ function pipePair(): [BytePipe, BytePipe] {
   const side = (self: typeof a, other: typeof a): BytePipe => ({
     send: (d) => {
       const copy = d.slice();
-      if (!self.ended) setTimeout(() => other.data.forEach((h) => h(copy)));
+      if (!self.ended) setTimeout(() => {
+        for (const h of other.data) h(copy);
+      });
     },
     onData: (h) => self.data.push(h),
     onEnd: (h) => self.end.push(h),
