@@ -80,6 +80,8 @@ export const templates = {
   'role.staff': 'Staff',
   'role.teacher': 'Teacher',
   'status.connecting': 'Connecting to the school …',
+  'status.direct-many': str`Directly connected to ${0} devices nearby`,
+  'status.direct-one': 'Directly connected to 1 device nearby',
   'status.offline': 'Offline – new messages are sent as soon as the connection to the school is back.',
   'status.online': 'Connected',
   'status.sync': str`${0} of ${1} messages loaded`,
