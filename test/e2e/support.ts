@@ -47,8 +47,12 @@ export async function buildWeb(outDir?: string): Promise<string> {
   return outDir;
 }
 
-/** Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. WebRTC may use
+ * no UDP at all (the app's direct links try, and fall back to the relay), unless `webrtc` is set: WebRTC tests run
+ * inside a loopback-only network namespace and allow loopback candidates (test/e2e/webrtc.test.ts).
+ */
+export function launchChromium(options: { webrtc?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -61,6 +65,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider',
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+      ...(options.webrtc ? ['--allow-loopback-in-peer-connection'] : ['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
     ],
   });
 }
