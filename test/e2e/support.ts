@@ -83,8 +83,10 @@ export async function openPupil(browser: Browser, options: { viewport: { width: 
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (m) => {
-    // Refused connections while the relay is down are expected; anything else logged as an error is a bug.
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`);
+    // Refused connections while the relay is down are expected (HTTP, and the WebSocket of the page's direct-link
+    // node); anything else logged as an error is a bug.
+    const refused = m.text().startsWith('Failed to load resource') || /^WebSocket connection to '[^']*' failed: .*ERR_CONNECTION_REFUSED/.test(m.text());
+    if (m.type() === 'error' && !refused) errors.push(`console: ${m.text()}`);
   });
   return { context, page, errors };
 }

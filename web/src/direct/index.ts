@@ -39,6 +39,8 @@ export function startDirectLinks(client: EngineClient, profile: string): DirectL
   return { stop: () => abort.abort() };
 }
 
+const hasCircuitAddr = (node: Libp2p) => node.getMultiaddrs().some((a) => a.toString().includes('/p2p-circuit'));
+
 async function lead(client: EngineClient, signal: AbortSignal): Promise<void> {
   // A fresh key per lead: the link node proves nothing the engine relies on, and a new id per start tells the
   // other devices that this page restarted.
@@ -46,22 +48,32 @@ async function lead(client: EngineClient, signal: AbortSignal): Promise<void> {
   const link = peerIdOfKey(key.publicKey.raw).toString();
   let latest: { self: string; peers: LinkPeer[] } | undefined;
   let dialer: LinkDialer | undefined;
+  let node: Libp2p | undefined;
+  /** Streams of open links, either direction. */
+  const open = new Set<Stream>();
+  /** Wakes the loop below: stop, or the node lost its reservation (the relay went away and came back). */
+  let wake = () => {};
   const off = client.on((e: AppEvent) => {
     if (e.type !== 'direct-peers') return;
     latest = { self: e.self, peers: e.peers };
     dialer?.update(e.self, e.peers);
+    // A fresh list after the relay came back, but no circuit address: libp2p does not reserve again by itself, so
+    // the node is made anew, once no link would be cut by it.
+    if (node && !hasCircuitAddr(node) && open.size === 0) wake();
   });
+  signal.addEventListener('abort', () => wake());
   const attach = async (stream: Stream, initiator: boolean, device?: string) => {
     const { port1, port2 } = new MessageChannel();
+    open.add(stream);
+    stream.addEventListener('close', () => open.delete(stream));
     pipeStreamToPort(stream, port1);
     await client.transfer('directAttach', [{ port: port2, initiator, ...(device ? { device } : {}) }], [port2]);
   };
-  let node: Libp2p | undefined;
   let delay = MIN_RETRY_MS;
   try {
-    // The relay must take the announcement before it grants this node a circuit reservation; while it is away
-    // (or refuses), try again later.
-    while (!signal.aborted && !node) {
+    while (!signal.aborted) {
+      // The relay must take the announcement before it grants this node a circuit reservation; while it is away
+      // (or refuses), try again later.
       try {
         const { relay } = await client.call('directAnnounce', { link });
         if (relay.length === 0) throw new Error('no relay address');
@@ -76,20 +88,22 @@ async function lead(client: EngineClient, signal: AbortSignal): Promise<void> {
         );
         dialer = new LinkDialer(node, relay[0]!, attach);
         if (latest) dialer.update(latest.self, latest.peers);
+        delay = MIN_RETRY_MS;
+        await new Promise<void>((resolve) => {
+          wake = resolve;
+          if (signal.aborted) resolve();
+        });
       } catch {
-        await Promise.resolve(node?.stop()).catch(() => {});
-        node = undefined;
         await sleep(delay * (0.75 + Math.random() * 0.5), signal);
         delay = Math.min(MAX_RETRY_MS, delay * 2);
+      } finally {
+        dialer?.stop();
+        dialer = undefined;
+        await Promise.resolve(node?.stop()).catch(() => {});
+        node = undefined;
       }
     }
-    await new Promise<void>((resolve) => {
-      if (signal.aborted) resolve();
-      signal.addEventListener('abort', () => resolve());
-    });
   } finally {
     off();
-    dialer?.stop();
-    await Promise.resolve(node?.stop()).catch(() => {});
   }
 }
