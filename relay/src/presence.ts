@@ -115,7 +115,7 @@ export class Presence {
     }
     this.online.set(a.peer.id, a);
     this.links.set(a.link, a.peer.id);
-    this.opts.log.debug({ peer: a.peer.id }, 'presence announced');
+    this.opts.log.info({ peer: a.peer.id, link: a.link }, 'presence announced');
     this.send(a);
     for (const p of this.peersOf(a.peer)) this.send(this.online.get(p.device)!);
   }

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { accountRef } from '@schoolmesh/model';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
+import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
 import { type NodeDevice, type Pupil, artifacts, buildWeb, launchChromium, nodeDevice, openPupil, root, webBuildDir } from './support.ts';
 
 const INSIDE = process.env.SCHOOLMESH_NETNS === 'loopback';
@@ -72,6 +72,18 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
   let teacher: NodeDevice;
   let browser: Browser;
   const figures: Record<string, number> = {};
+  /** Did the relay take a presence announcement of this account's device (its log lines, JSON)? */
+  function announced(account: string): boolean {
+    const lines = relay.logs.flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { msg?: string; account?: string; device?: string; peer?: string }];
+      } catch {
+        return [];
+      }
+    });
+    const device = lines.find((l) => l.msg === 'device enrolled' && l.account === account)?.device;
+    return device !== undefined && lines.some((l) => l.msg === 'presence announced' && l.peer === device);
+  }
 
   async function pupil(account: string, name: string, options: { media: boolean }): Promise<Pupil> {
     const p = await openPupil(browser, { viewport: { width: 1000, height: 700 } });
@@ -125,7 +137,9 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
       await send(tom.page, `Zurück über die Schule ${i}`);
       await bubble(lea.page, `Zurück über die Schule ${i}`).waitFor({ timeout: WAIT });
     }
-    // The dial was tried (presence listed each to the other) and failed quietly: no indicator, no error.
+    // Both announced themselves (so each was listed to the other and a dial was due), and no link came up: no
+    // indicator, no error.
+    await expect.poll(() => announced('lea') && announced('tom'), { timeout: WAIT }).toBe(true);
     expect(await directNote(lea.page).count()).toBe(0);
     expect(await directNote(tom.page).count()).toBe(0);
     expect(lea.errors, 'page errors (Lea)').toEqual([]);
@@ -149,6 +163,11 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
     await bubble(mia.page, 'Noch über die Schule und direkt').waitFor({ timeout: WAIT });
 
     // The relay dies (kill -9): both browsers notice, and the direct link carries on.
+    const ports = {
+      httpPort: Number(new URL(relay.http).port),
+      wsPort: Number(/\/tcp\/(\d+)\/ws/.exec(relay.info.relay.ws[0]!)![1]),
+      tcpPort: Number(/\/tcp\/(\d+)/.exec(relay.info.relay.tcp[0]!)![1]),
+    };
     await relay.kill9();
     for (const p of [ben, mia]) await p.page.locator('sm-chat-list .banner.offline').waitFor({ timeout: WAIT });
     const rtt: number[] = [];
@@ -163,7 +182,15 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
     figures.roundTripWithoutRelayMsMedian = rtt.sort((a, b) => a - b)[1]!;
     for (const p of [ben, mia]) expect(await directNote(p.page).textContent()).toContain('Direkt verbunden mit 1 Gerät');
     // The teacher's device talks to the relay only: it saw the message from before the kill, none after.
-    expect((await teacher.engine.messages(teacher.engine.groups().find((g) => g.name === 'Klasse 7a')!.id)).map((m) => m.text)).not.toContain('Ohne Schule von Ben 1');
+    const class7a = teacher.engine.groups().find((g) => g.name === 'Klasse 7a')!.id;
+    const teacherSees = async () => (await teacher.engine.messages(class7a)).map((m) => m.text);
+    expect(await teacherSees()).not.toContain('Ohne Schule von Ben 1');
+
+    // The relay comes back on the same ports: what the two wrote meanwhile reaches it (and the teacher) with catch-up.
+    await rewriteConfig(relay.setup, ports);
+    relay = await startRelay(relay.setup);
+    await expect.poll(teacherSees, { timeout: WAIT }).toEqual(expect.arrayContaining(['Ohne Schule von Ben 3', 'Ohne Schule von Mia 3']));
+    for (const p of [ben, mia]) await expect.poll(() => p.page.locator('sm-chat-list .banner.offline').count(), { timeout: WAIT }).toBe(0);
     expect(ben.errors, 'page errors (Ben)').toEqual([]);
     expect(mia.errors, 'page errors (Mia)').toEqual([]);
   });
