@@ -11,11 +11,12 @@
 import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import { accountRef } from '@schoolmesh/model';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { type NodeDevice, type Pupil, artifacts, buildWeb, launchChromium, nodeDevice, openPupil, root, webBuildDir } from './support.ts';
+import { type NodeDevice, type Pupil, artifacts, buildWeb, launchChromium, nodeDevice, openPupil, root, screenshot, webBuildDir } from './support.ts';
 
 const INSIDE = process.env.SCHOOLMESH_NETNS === 'loopback';
 const WAIT = 30_000;
@@ -156,6 +157,10 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
     for (const p of [ben, mia]) await expect.poll(() => directNote(p.page).textContent(), { timeout: DIRECT_WAIT }).toContain('Direkt verbunden mit 1 Gerät');
     figures.chatListToDirectLinkMs = Date.now() - listed;
     figures.enrollToDirectLinkMs = Date.now() - started;
+    // The indicator is part of the chat list: axe-clean, and in the screenshots.
+    const axe = await new AxeBuilder({ page: ben.page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+    expect(axe.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+    await screenshot(ben.page, '20-direct-link');
 
     await ben.page.getByRole('link', { name: /Klasse 7a/ }).click();
     await mia.page.getByRole('link', { name: /Klasse 7a/ }).click();
