@@ -38,6 +38,8 @@ export class SessionHub {
    */
   private readonly byDevice = new Map<string, Set<Live>>();
   private readonly relays = new Set<Live>();
+  /** Told when a device's session ends (presence drops the device once it has no session left). */
+  readonly deviceClosed = new Set<(device: string) => void>();
 
   constructor(private readonly opts: HubOptions) {
     opts.replica.on((event) => {
@@ -96,6 +98,7 @@ export class SessionHub {
       const peerId = session.peer?.id;
       const mine = peerId === undefined ? undefined : this.byDevice.get(peerId);
       if (mine?.delete(live) && mine.size === 0) this.byDevice.delete(peerId!);
+      if (peerId !== undefined && session.peer?.kind === 'device') for (const h of this.deviceClosed) h(peerId);
       if (live.admitted) {
         metrics.connections.dec({ kind: live.admitted.peer.kind });
         if (live.admitted.peer.kind === 'relay') metrics.federationLinks.dec();
@@ -231,6 +234,12 @@ export class SessionHub {
     const out = new Map<string, PeerInfo>();
     for (const l of this.relays) if (l.session.peer) out.set(l.session.peer.id, l.session.peer);
     return [...out.values()];
+  }
+
+  /** The admitted device with this id, if it holds an open session here now. */
+  admittedDevice(id: string): PeerInfo | undefined {
+    for (const l of this.byDevice.get(id) ?? []) if (l.session.peer && !l.session.isClosed) return l.session.peer;
+    return undefined;
   }
 
   /** Is a session with this relay (by authority key id) open? */

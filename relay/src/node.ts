@@ -2,7 +2,7 @@ import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { circuitRelayServer } from '@libp2p/circuit-relay-v2';
 import { identify } from '@libp2p/identify';
-import type { Libp2p, PrivateKey } from '@libp2p/interface';
+import type { Libp2p, PeerId, PrivateKey } from '@libp2p/interface';
 import { ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { webSockets } from '@libp2p/websockets';
@@ -14,12 +14,19 @@ function ipPrefix(host: string): string {
   return host.includes(':') ? `/ip6/${host}` : `/ip4/${host}`;
 }
 
+/** Whom the circuit-relay server serves: decided by the presence service once it runs (nobody before). */
+export interface CircuitPolicy {
+  mayReserve(peer: PeerId): boolean;
+  mayRelay(source: PeerId, target: PeerId): boolean;
+}
+
 /**
  * The relay's libp2p node: TCP (relays, Node devices) and WebSockets (browsers), Noise, yamux, identify, ping,
- * and a circuit-relay server so that browsers of the school can reach each other for direct WebRTC. Limits are
+ * and a circuit-relay server so that browsers of the school can reach each other for direct WebRTC (only the
+ * direct-link nodes that admitted devices announced through presence). Limits are
  * raised for a whole school behind one NAT (docs/admin-guide.md, "Limits").
  */
-export async function createRelayNode(config: RelayConfig, privateKey: PrivateKey): Promise<Libp2p> {
+export async function createRelayNode(config: RelayConfig, privateKey: PrivateKey, circuit: CircuitPolicy): Promise<Libp2p> {
   const host = ipPrefix(config.host);
   return createLibp2p({
     privateKey,
@@ -54,6 +61,12 @@ export async function createRelayNode(config: RelayConfig, privateKey: PrivateKe
       maxIncomingPendingConnections: config.limits.maxPendingConnections,
       dialTimeout: 10_000,
     },
-    ...(config.loopbackOnly ? { connectionGater: loopbackOnlyGater() } : {}),
+    connectionGater: {
+      ...(config.loopbackOnly ? loopbackOnlyGater() : {}),
+      // Reservations and relayed connections only for the direct-link nodes of admitted devices that share a group
+      // (relay/src/presence.ts): the circuit relay carries WebRTC signalling for the school, not for strangers.
+      denyInboundRelayReservation: (peer) => !circuit.mayReserve(peer),
+      denyOutboundRelayedConnection: (source, target) => !circuit.mayRelay(source, target),
+    },
   });
 }

@@ -21,7 +21,8 @@ import { createHttpServer } from './http.ts';
 import { SessionHub } from './hub.ts';
 import { type RelayKeys, loadRelayKeys } from './keystore.ts';
 import { RelayMetrics } from './metrics.ts';
-import { createRelayNode } from './node.ts';
+import { type CircuitPolicy, createRelayNode } from './node.ts';
+import { Presence } from './presence.ts';
 import { DeviceRateLimiter } from './rate-limit.ts';
 
 /** Bytes a peer may send before its credential is admitted: a HELLO (certificate ≤ 8 KiB) and an AUTH, framed. */
@@ -60,6 +61,7 @@ export class Relay {
     private readonly limiter: DeviceRateLimiter,
     private readonly partners: { name: string; root: string }[],
     readonly blobs: BlobStore,
+    readonly presence: Presence,
   ) {}
 
   /** The config in force (the one given at start, or the last one `reload` applied). */
@@ -83,7 +85,14 @@ export class Relay {
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
     const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
     const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice, handshakeMs: config.limits.handshakeSeconds * 1000 });
-    const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed));
+    // The circuit relay serves nobody until the presence service decides (it needs the node to exist first).
+    const circuit: CircuitPolicy = { mayReserve: () => false, mayRelay: () => false };
+    const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed), circuit);
+    const presence = new Presence(node, { replica, admitted: (device) => hub.admittedDevice(device), log: log.child({ component: 'presence' }) });
+    circuit.mayReserve = (peer) => presence.isLink(peer);
+    circuit.mayRelay = (source, target) => presence.mayRelay(source, target);
+    await presence.start();
+    hub.deviceClosed.add(() => presence.recheck());
     await node.handle(
       SYNC_PROTOCOL,
       (stream, connection) => {
@@ -148,7 +157,7 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs, presence);
     await relay.sweep();
     federation.start(config.federation.partners);
     await relay.refreshPartners();
@@ -270,6 +279,7 @@ export class Relay {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
       this.federation.stop();
+      await this.presence.stop();
       await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
       await this.node.unhandle(BLOB_PROTOCOL).catch(() => {});
       this.hub.closeAll('relay shutting down');

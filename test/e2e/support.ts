@@ -47,8 +47,12 @@ export async function buildWeb(outDir?: string): Promise<string> {
   return outDir;
 }
 
-/** Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. WebRTC may use
+ * no UDP at all (the app's direct links try, and fall back to the relay), unless `webrtc` is set: WebRTC tests run
+ * inside a loopback-only network namespace and allow loopback candidates (test/e2e/webrtc.test.ts).
+ */
+export function launchChromium(options: { webrtc?: boolean } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -61,6 +65,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider',
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+      ...(options.webrtc ? ['--allow-loopback-in-peer-connection'] : ['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
     ],
   });
 }
@@ -78,8 +83,10 @@ export async function openPupil(browser: Browser, options: { viewport: { width: 
   const errors: string[] = [];
   page.on('pageerror', (error) => errors.push(`pageerror: ${error.message}`));
   page.on('console', (m) => {
-    // Refused connections while the relay is down are expected; anything else logged as an error is a bug.
-    if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(`console: ${m.text()}`);
+    // Refused connections while the relay is down are expected (HTTP, and the WebSocket of the page's direct-link
+    // node); anything else logged as an error is a bug.
+    const refused = m.text().startsWith('Failed to load resource') || /^WebSocket connection to '[^']*' failed: .*ERR_CONNECTION_REFUSED/.test(m.text());
+    if (m.type() === 'error' && !refused) errors.push(`console: ${m.text()}`);
   });
   return { context, page, errors };
 }

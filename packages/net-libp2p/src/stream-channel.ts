@@ -1,4 +1,4 @@
-import type { Stream } from '@libp2p/interface';
+import type { MessageStream, MessageStreamWriteStatus } from '@libp2p/interface';
 import { type ByteStream, type FrameChannel, framedByteChannel } from '@schoolmesh/sync';
 
 /** How long a closing stream waits for the other side before it is aborted. */
@@ -8,7 +8,7 @@ const CLOSE_TIMEOUT_MS = 2_000;
  * A sync FrameChannel over one libp2p stream: length-prefixed frames (framedByteChannel), `buffered` from the
  * stream's write buffer for backpressure. Closing ends the stream gracefully and aborts it if the peer hangs.
  */
-export function streamChannel(stream: Stream): FrameChannel {
+export function streamChannel(stream: MessageStream & { writeStatus?: MessageStreamWriteStatus }): FrameChannel {
   let ended = false;
   const endHandlers: ((reason?: string) => void)[] = [];
   const ended_ = (reason?: string) => {
@@ -20,7 +20,7 @@ export function streamChannel(stream: Stream): FrameChannel {
   stream.addEventListener('remoteCloseWrite', () => ended_('peer closed the stream'));
   const bytes: ByteStream = {
     write: (data) => {
-      if (stream.writeStatus !== 'writable') return;
+      if ((stream.writeStatus ?? (stream.status === 'open' ? 'writable' : 'closed')) !== 'writable') return;
       try {
         stream.send(data);
       } catch {

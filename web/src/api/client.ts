@@ -15,7 +15,7 @@ export class EngineCallError extends Error implements ApiError {
 }
 
 interface PortLike {
-  postMessage(message: ToWorker): void;
+  postMessage(message: ToWorker, transfer?: Transferable[]): void;
   addEventListener(type: 'message', listener: (e: MessageEvent<FromWorker>) => void): void;
   start?(): void;
 }
@@ -62,11 +62,20 @@ export class EngineClient {
   }
 
   call<M extends Method>(method: M, ...args: ArgsOf<M>): Promise<ResultOf<M>> {
+    return this.send(method, args, []);
+  }
+
+  /** A call whose arguments carry transferable objects (a MessagePort), moved to the worker rather than copied. */
+  transfer<M extends Method>(method: M, args: ArgsOf<M>, transfer: Transferable[]): Promise<ResultOf<M>> {
+    return this.send(method, args, transfer);
+  }
+
+  private send<M extends Method>(method: M, args: ArgsOf<M>, transfer: Transferable[]): Promise<ResultOf<M>> {
     if (this.failed) return Promise.reject(new EngineCallError({ code: 'internal', message: this.failed }));
     const id = this.nextId++;
     return new Promise<ResultOf<M>>((resolve, reject) => {
       this.waiting.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.port.postMessage({ kind: 'request', id, method, args } as ToWorker);
+      this.port.postMessage({ kind: 'request', id, method, args } as ToWorker, transfer);
     });
   }
 

@@ -26,6 +26,8 @@ export interface ConnectionStatus {
   state: 'online' | 'connecting' | 'offline' | 'refused';
   /** Catch-up after (re)connecting: entries received of those announced; absent once caught up. */
   sync?: { received: number; expected: number };
+  /** Devices of this profile's groups with a direct (WebRTC) sync session now; absent when none. */
+  direct?: number;
 }
 
 export interface ChatSummary {
@@ -131,6 +133,13 @@ export interface EngineApi {
   deleteMessage(args: { group: string; bucket: number; key: string }): null;
   /** The user has seen the group up to now: clears its unread count and sends a read receipt. */
   markRead(args: { group: string }): null;
+  /**
+   * Direct links (web/src/direct/): the page's link node is up under this libp2p peer id. Resolves once the relay
+   * took the announcement, with this device's id (the lower id of two dials) and the relay's WebSocket addresses.
+   */
+  directAnnounce(args: { link: string }): { self: string; relay: string[] };
+  /** A direct link's byte pipe (transferred): the worker runs Noise with the device key and a sync session over it. */
+  directAttach(args: { port: MessagePort; initiator: boolean; device?: string }): null;
 }
 
 export type Method = keyof EngineApi;
@@ -168,7 +177,9 @@ export type AppEvent =
   | { type: 'messages'; group: string }
   | { type: 'status'; status: ConnectionStatus }
   | { type: 'profiles' }
-  | { type: 'locked'; profile: string };
+  | { type: 'locked'; profile: string }
+  /** The devices sharing a group with this one whose direct-link node is announced (from the relay's presence). */
+  | { type: 'direct-peers'; self: string; peers: { device: string; link: string }[] };
 
 export interface EventMessage {
   kind: 'event';

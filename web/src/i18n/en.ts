@@ -94,6 +94,8 @@ export const templates = {
   'role.staff': 'Staff',
   'role.teacher': 'Teacher',
   'status.connecting': 'Connecting to the school …',
+  'status.direct-many': str`Directly connected to ${0} devices nearby`,
+  'status.direct-one': 'Directly connected to 1 device nearby',
   'status.offline': 'Offline – new messages are sent as soon as the connection to the school is back.',
   'status.refused': 'The school no longer lets this device in (blocked, or unused for too long). Your messages here stay readable; sign the device in again with a new code.',
   'status.online': 'Connected',

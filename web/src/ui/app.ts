@@ -84,6 +84,8 @@ export class App extends LitElement {
   private chatsAgain = false;
   private messagesRun: Promise<void> | undefined;
   private messagesAgain = false;
+  /** Direct WebRTC links (web/src/direct/): loaded after the chat list shows, so the first load stays small. */
+  private direct: Promise<{ stop(): void } | undefined> | undefined;
 
   constructor() {
     super();
@@ -158,6 +160,7 @@ export class App extends LitElement {
   }
 
   private showUnlock(profile: ProfileSummary): void {
+    this.stopDirect();
     this.profile = profile;
     this.chats = [];
     this.selected = '';
@@ -181,10 +184,23 @@ export class App extends LitElement {
     this.view = 'chats';
     await this.loadChats();
     this.select(readHash().chat ?? '');
+    this.startDirect(profile.id);
+  }
+
+  private startDirect(profile: string): void {
+    this.stopDirect();
+    const client = this.client;
+    if (client) this.direct = import('../direct/index.ts').then((m) => m.startDirectLinks(client, profile), () => undefined);
+  }
+
+  private stopDirect(): void {
+    void this.direct?.then((d) => d?.stop());
+    this.direct = undefined;
   }
 
   /** Locks the profile (its key is forgotten, its engine stops) and shows the profile picker. */
   private async switchProfile(): Promise<void> {
+    this.stopDirect();
     await this.call('lock');
     storageSet('session', TAB_PROFILE, null);
     this.profile = undefined;

@@ -4,7 +4,7 @@ import { repeat } from 'lit/directives/repeat.js';
 import type { ChatSummary, ConnectionStatus, ProfileSummary } from '../api/protocol.ts';
 import { currentLocale, switchLocale } from '../i18n/locale.ts';
 import { avatarColour, initials, kindLabel, listTime } from './format.ts';
-import { bellIcon, globeIcon, offlineIcon, switchIcon } from './icons.ts';
+import { bellIcon, globeIcon, linkIcon, offlineIcon, switchIcon } from './icons.ts';
 import { base } from './styles.ts';
 
 /** The chat list: every group of the profile with its last message, time and unread count. */
@@ -69,6 +69,14 @@ export class ChatList extends LitElement {
     return html`<div class="sr-only" role="status">${msg('Verbunden', { id: 'status.online' })}</div>`;
   }
 
+  /** Honest about direct links: shown only while sync sessions with other devices run over WebRTC. */
+  private directNote() {
+    const n = this.status.direct ?? 0;
+    if (n === 0) return nothing;
+    const text = n === 1 ? msg('Direkt verbunden mit 1 Gerät in der Nähe', { id: 'status.direct-one' }) : msg(str`Direkt verbunden mit ${n} Geräten in der Nähe`, { id: 'status.direct-many' });
+    return html`<p class="direct" role="status">${linkIcon}<span>${text}</span></p>`;
+  }
+
   private preview(chat: ChatSummary) {
     if (!chat.canRead) return html`<span class="muted">${msg('Warte auf die Schlüssel der Gruppe …', { id: 'list.waiting-keys' })}</span>`;
     const last = chat.last;
@@ -100,7 +108,7 @@ export class ChatList extends LitElement {
           ${switchIcon}
         </button>
       </header>
-      ${this.banner()}
+      ${this.banner()} ${this.directNote()}
       ${this.canAskNotify
         ? html`<div class="banner notify">
             ${bellIcon}<span>${msg('Benachrichtigungen für neue Nachrichten?', { id: 'notify.ask' })}</span>
@@ -196,6 +204,16 @@ export class ChatList extends LitElement {
         background: var(--brand-soft);
         color: var(--brand-strong);
         flex-wrap: wrap;
+      }
+      .direct {
+        display: flex;
+        align-items: center;
+        gap: 8px;
+        margin: 0;
+        padding: 6px 16px;
+        font-size: 0.85rem;
+        color: var(--brand-strong);
+        border-bottom: 1px solid var(--line);
       }
       .banner.notify {
         background: var(--panel-alt);

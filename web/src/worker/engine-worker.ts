@@ -234,6 +234,17 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       await (await current(client)).markRead(group);
       return null;
     },
+    directAnnounce: async ({ link }) => {
+      const runtime = await current(client);
+      if (typeof link !== 'string' || link.length > 128) throw new ApiFailure({ code: 'bad-request', message: 'bad link id' });
+      await runtime.direct.announce(link);
+      return { self: runtime.direct.self, relay: runtime.relayAddrs() };
+    },
+    directAttach: async ({ port, initiator, device }) => {
+      if (!(port instanceof MessagePort)) throw new ApiFailure({ code: 'bad-request', message: 'a direct link needs a MessagePort' });
+      await (await current(client)).direct.attach(port, initiator === true, typeof device === 'string' ? device : undefined);
+      return null;
+    },
   };
 }
 

@@ -1,7 +1,7 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { webSockets } from '@libp2p/websockets';
-import { multiaddr } from '@multiformats/multiaddr';
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import type { SchoolInfo } from '@schoolmesh/client';
 import type { Engine } from '@schoolmesh/engine';
 import type { DeviceIdentity } from '@schoolmesh/identity';
@@ -13,13 +13,15 @@ export type BrowserNode = Awaited<ReturnType<typeof createLibp2p>>;
 export interface BrowserRelayConnection {
   node: BrowserNode;
   link: RelayLink;
+  /** The relay's addresses (presence for direct links opens its stream on the same connection). */
+  addrs: Multiaddr[];
   stop(): Promise<void>;
 }
 
 /**
  * The browser's libp2p node: the device key is its libp2p identity (so Noise proves the device), WebSockets to the
  * school's relay, Noise, yamux; it listens on nothing. It runs inside the engine worker (WebSockets and WebCrypto
- * exist there; RTCPeerConnection does not, so the WebRTC step of issue 5 will need the page's help).
+ * exist there; RTCPeerConnection does not: direct WebRTC links are held by a page, web/src/direct/).
  */
 export async function connectBrowserToRelay(
   engine: Engine,
@@ -52,6 +54,7 @@ export async function connectBrowserToRelay(
   return {
     node,
     link,
+    addrs,
     stop: async () => {
       engine.useBlobTransport(undefined);
       link.stop();

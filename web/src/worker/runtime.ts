@@ -5,6 +5,7 @@ import type { AeadKey } from '@schoolmesh/crypto';
 import { BUCKET_MS, isExpired } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
 import type { AppEvent, ChatSummary, ConnectionStatus, FileToSend, MessagePage, MessageView, ProfileSummary } from '../api/protocol.ts';
+import { DirectLinks } from './direct.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import { type BrowserRelayConnection, connectBrowserToRelay } from './net.ts';
 import { profileDatabase } from './registry.ts';
@@ -54,6 +55,8 @@ export class ProfileRuntime {
   private nextExpiry: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
   private emitTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly dirty = new Set<string>();
+  /** Direct links to devices of the same groups (issue 5): presence, and sync sessions over the page's WebRTC. */
+  readonly direct: DirectLinks;
   private chatsDirty = false;
   /** When a failed certificate renewal may be tried again. */
   private renewAfter = 0;
@@ -65,7 +68,15 @@ export class ProfileRuntime {
     private info: SchoolInfo,
     private readonly storage: EncryptedStorage,
     private readonly emit: (e: AppEvent) => void,
-  ) {}
+  ) {
+    this.direct = new DirectLinks(
+      engine,
+      identity,
+      () => this.connection,
+      (peers) => emit({ type: 'direct-peers', self: identity.id, peers }),
+      () => this.setStatus(this.status),
+    );
+  }
 
   /** Opens a profile whose key was derived from the right PIN (the caller verified it). */
   static async open(profile: ProfileSummary, key: AeadKey, emit: (e: AppEvent) => void): Promise<ProfileRuntime> {
@@ -149,6 +160,11 @@ export class ProfileRuntime {
     else this.connection = connection;
   }
 
+  /** The relay's WebSocket addresses (the page's direct-link node reserves its circuit slot there). */
+  relayAddrs(): string[] {
+    return this.info.relay.ws;
+  }
+
   private async onConnected(): Promise<void> {
     // The first 'connected' can come before connectBrowserToRelay returned: wait for the assignment.
     await Promise.resolve();
@@ -157,6 +173,8 @@ export class ProfileRuntime {
     // A session that closes first rejects; the next 'connected' tries again.
     if (!(await session.caughtUp().then(() => true, () => false))) return;
     void this.renewIfDue();
+    // After catch-up the relay surely counts this session as admitted (presence asks it).
+    void this.direct.relayConnected();
     if (this.restored.size === 0) return;
     // What was written before a reload went to the relay with catch-up.
     const ops = [...this.restored].map((id) => ({ type: 'del' as const, key: [...pendingPrefix, ...id.split('/')] }));
@@ -166,8 +184,9 @@ export class ProfileRuntime {
   }
 
   private setStatus(status: ConnectionStatus): void {
-    this.status = status;
-    this.emit({ type: 'status', status });
+    const { direct: _, ...rest } = status;
+    this.status = this.direct.count > 0 ? { ...rest, direct: this.direct.count } : rest;
+    this.emit({ type: 'status', status: this.status });
   }
 
   private onEngineEvent(e: EngineEvent): void {
@@ -449,6 +468,7 @@ export class ProfileRuntime {
     if (this.emitTimer) clearTimeout(this.emitTimer);
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     if (this.nextExpiry) clearTimeout(this.nextExpiry.timer);
+    this.direct.close();
     await this.connection?.stop().catch(() => {});
     await this.engine.close();
   }
