@@ -100,6 +100,7 @@ export class Relay {
     const http = createHttpServer({
       school: { id: keys.schoolId, name: keys.schoolName, root: toBase64Url(keys.rootPublicKey) },
       partners: config.federation.partners.map((p) => ({ name: p.name, root: p.root })),
+      policy: config.policy,
       enrollment,
       metrics,
       adminToken: keys.adminToken,

@@ -68,6 +68,44 @@ export interface MessagePage {
   hasMore: boolean;
 }
 
+/** A member of a group as the group info shows it. */
+export interface MemberView {
+  /** `account@school`. */
+  account: string;
+  /** From the member's device certificates; the account id while no device of the member is known. */
+  name: string;
+  /** The school role (pupil, teacher, ...) from the certificates; '' while unknown. */
+  role: string;
+  groupRole: 'owner' | 'moderator' | 'member' | 'reader';
+  /** The member's school, when it is a partner school. */
+  partnerSchool?: string;
+  me: boolean;
+}
+
+export interface GroupInfo {
+  id: string;
+  name: string;
+  kind: GroupKind;
+  retentionDays: number;
+  whoMayPost: 'members' | 'moderators';
+  readReceipts: boolean;
+  members: MemberView[];
+  /** This account's devices listed in the group (this one included). */
+  myDevices: number;
+}
+
+/** Someone this device knows from its groups, for the people search of "Neuer Chat". */
+export interface Person {
+  account: string;
+  name: string;
+  role: string;
+  partnerSchool?: string;
+  /** The direct chat with this person, when there is one already. */
+  direct?: string;
+  /** The school's policy lets this account start a direct chat with them. */
+  mayMessage: boolean;
+}
+
 export interface Opened {
   profile: ProfileSummary;
   status: ConnectionStatus;
@@ -103,6 +141,15 @@ export interface EngineApi {
   deleteMessage(args: { group: string; bucket: number; key: string }): null;
   /** The user has seen the group up to now: clears its unread count and sends a read receipt. */
   markRead(args: { group: string }): null;
+  /** Name, kind, policy and members (with roles and partner-school badges) of a group. */
+  groupInfo(args: { group: string }): GroupInfo;
+  /** The people this device knows from its groups (not this account), sorted by name. */
+  people(): Person[];
+  /**
+   * Opens the direct chat with `account`, creating it if there is none; 'forbidden' (detail 'direct-refused') when
+   * the school's policy does not allow it.
+   */
+  openDirect(args: { account: string }): { group: string; created: boolean };
 }
 
 export type Method = keyof EngineApi;

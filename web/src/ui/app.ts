@@ -1,7 +1,7 @@
 import { msg, updateWhenLocaleChanges } from '@lit/localize';
-import { LitElement, css, html } from 'lit';
+import { LitElement, css, html, nothing } from 'lit';
 import { EngineCallError, EngineClient } from '../api/client.ts';
-import type { AppEvent, ChatSummary, ConnectionStatus, MessageView, Opened, ProfileSummary } from '../api/protocol.ts';
+import type { AppEvent, ChatSummary, ConnectionStatus, GroupInfo, MessageView, Opened, Person, ProfileSummary } from '../api/protocol.ts';
 import './chat-list.ts';
 import './chat-view.ts';
 import type { ChatView, EditDetail, MessageRefDetail, ReactDetail, SendDetail } from './chat-view.ts';
@@ -61,6 +61,7 @@ export class App extends LitElement {
     schoolName: { state: true },
     fatal: { state: true },
     canAskNotify: { state: true },
+    dialog: { state: true },
   };
   declare view: View;
   declare profiles: ProfileSummary[];
@@ -77,6 +78,8 @@ export class App extends LitElement {
   declare fatal: string;
   /** The browser can show notifications and has not been asked yet. */
   declare canAskNotify: boolean;
+  /** The open dialog (its module is loaded on first use): group info, or the people search of "Neuer Chat". */
+  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | undefined;
 
   private client: EngineClient | undefined;
   private min = PAGE;
@@ -102,6 +105,7 @@ export class App extends LitElement {
     this.schoolName = '';
     this.fatal = '';
     this.canAskNotify = typeof Notification === 'function' && Notification.permission === 'default';
+    this.dialog = undefined;
   }
 
   override connectedCallback(): void {
@@ -158,6 +162,7 @@ export class App extends LitElement {
   }
 
   private showUnlock(profile: ProfileSummary): void {
+    this.dialog = undefined;
     this.profile = profile;
     this.chats = [];
     this.selected = '';
@@ -185,6 +190,7 @@ export class App extends LitElement {
 
   /** Locks the profile (its key is forgotten, its engine stops) and shows the profile picker. */
   private async switchProfile(): Promise<void> {
+    this.dialog = undefined;
     await this.call('lock');
     storageSet('session', TAB_PROFILE, null);
     this.profile = undefined;
@@ -343,6 +349,67 @@ export class App extends LitElement {
     }
   }
 
+  /** Where the focus goes back to when a dialog closes. */
+  private dialogOpener: HTMLElement | undefined;
+
+  private rememberOpener(): void {
+    let el = document.activeElement as HTMLElement | null;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement as HTMLElement;
+    this.dialogOpener = el ?? undefined;
+  }
+
+  private closeDialog(): void {
+    this.dialog = undefined;
+    this.dialogOpener?.focus();
+    this.dialogOpener = undefined;
+  }
+
+  private async showInfo(group: string): Promise<void> {
+    this.rememberOpener();
+    const [info] = await Promise.all([this.call('groupInfo', { group }), import('./group-info.ts')]);
+    this.dialog = { kind: 'info', info };
+  }
+
+  private async showNewChat(): Promise<void> {
+    this.rememberOpener();
+    const [people] = await Promise.all([this.call('people'), import('./new-chat.ts')]);
+    this.dialog = { kind: 'new-chat', people, error: '', busy: false };
+  }
+
+  /** Opens (or starts) the direct chat with the person picked in "Neuer Chat"; a refusal shows in the dialog. */
+  private async startDirect(person: Person): Promise<void> {
+    const d = this.dialog;
+    if (d?.kind !== 'new-chat' || d.busy) return;
+    this.dialog = { ...d, busy: true, error: '' };
+    try {
+      const { group } = await this.call('openDirect', { account: person.account });
+      await this.loadChats();
+      this.dialog = undefined;
+      this.dialogOpener = undefined;
+      location.hash = `chat=${encodeURIComponent(group)}`;
+    } catch (error) {
+      const refused = error instanceof EngineCallError && error.detail === 'direct-refused';
+      const reason = refused
+        ? msg('Deine Schule erlaubt diesen Direktchat nicht (zum Beispiel Chats zwischen Schülerinnen und Schülern).', { id: 'new.refused' })
+        : msg('Der Chat konnte nicht geöffnet werden.', { id: 'new.failed' });
+      this.dialog = { ...d, busy: false, error: reason };
+    }
+  }
+
+  private renderDialog() {
+    const d = this.dialog;
+    if (d?.kind === 'info') return html`<sm-group-info .info=${d.info} @close=${this.closeDialog}></sm-group-info>`;
+    if (d?.kind === 'new-chat')
+      return html`<sm-new-chat
+        .people=${d.people}
+        error=${d.error}
+        ?busy=${d.busy}
+        @pick-person=${(e: CustomEvent<Person>) => this.startDirect(e.detail)}
+        @close=${this.closeDialog}
+      ></sm-new-chat>`;
+    return nothing;
+  }
+
   private async onEnrolled(e: CustomEvent<Opened>): Promise<void> {
     // A pupil's offline messages must not be evicted: ask the browser to keep this site's storage.
     void navigator.storage?.persist?.().catch(() => false);
@@ -389,6 +456,7 @@ export class App extends LitElement {
             ?can-ask-notify=${this.canAskNotify}
             @switch-profile=${this.switchProfile}
             @ask-notify=${this.askNotify}
+            @new-chat=${this.showNewChat}
           ></sm-chat-list>
           <section class="main" aria-label=${chat ? chat.name : msg('Chat', { id: 'app.chat-pane' })}>
             <sm-chat
@@ -397,6 +465,7 @@ export class App extends LitElement {
               .hasMore=${this.hasMore}
               ?loaded=${this.messagesLoaded}
               @send=${this.onSend}
+              @show-info=${(e: CustomEvent<string>) => this.showInfo(e.detail)}
               @react=${(e: CustomEvent<ReactDetail>) => this.change(() => this.call('react', e.detail))}
               @edit-message=${(e: CustomEvent<EditDetail>) => this.change(() => this.call('edit', e.detail))}
               @delete-message=${(e: CustomEvent<MessageRefDetail>) => this.change(() => this.call('deleteMessage', e.detail))}
@@ -406,7 +475,8 @@ export class App extends LitElement {
               }}
             ></sm-chat>
           </section>
-        </main>`;
+        </main>
+        ${this.renderDialog()}`;
       }
     }
   }

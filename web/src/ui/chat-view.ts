@@ -5,7 +5,7 @@ import { msg, str, updateWhenLocaleChanges } from '@lit/localize';
 import { LitElement, type PropertyValues, css, html, nothing } from 'lit';
 import type { ChatSummary, MessageView } from '../api/protocol.ts';
 import { avatarColour, dayKey, dayLabel, fullTime, initials, kindLabel, membersLabel, nameColour, roleLabel, timeOf } from './format.ts';
-import { backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
+import { backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, lockIcon, moreIcon, replyIcon, sendIcon, infoIcon } from './icons.ts';
 import { base } from './styles.ts';
 
 type Row =
@@ -492,6 +492,14 @@ export class ChatView extends LitElement {
           <h1 id="chat-title">${chat.name}</h1>
           <span class="sub">${kindLabel(chat.kind)} · ${membersLabel(chat.members)}</span>
         </div>
+        <button
+          class="icon-button info"
+          aria-label=${msg('Gruppeninfo', { id: 'chat.info' })}
+          title=${msg('Gruppeninfo', { id: 'chat.info' })}
+          @click=${() => this.dispatchEvent(new CustomEvent('show-info', { detail: chat.id, bubbles: true, composed: true }))}
+        >
+          ${infoIcon}
+        </button>
       </header>
       <lit-virtualizer
         scroller

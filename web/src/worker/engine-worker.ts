@@ -11,6 +11,7 @@ import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import type { ApiError, AppEvent, EngineApi, FromWorker, Method, Opened, Request, ToWorker } from '../api/protocol.ts';
 import { EncryptedStorage, WrongPinError, deriveProfileKey } from './encrypted-storage.ts';
 import { type ProfileRecord, deleteProfile, getProfile, listProfiles, profileDatabase, putProfile, summaryOf } from './registry.ts';
+import { DirectChatRefused } from './people.ts';
 import { ProfileRuntime, storeNewProfile } from './runtime.ts';
 
 interface PortLike {
@@ -222,12 +223,20 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       await (await current(client)).markRead(group);
       return null;
     },
+    groupInfo: async ({ group }) => (await current(client)).groupInfo(group),
+    people: async () => (await current(client)).people(),
+    openDirect: async ({ account }) => {
+      if (typeof account !== 'string' || account === '') throw new ApiFailure({ code: 'bad-request', message: 'account: an account reference' });
+      return (await current(client)).openDirect(account);
+    },
   };
 }
 
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiFailure) return error.error;
   if (error instanceof EnrollError) return { code: 'enroll', detail: error.code, message: error.message };
+  if (error instanceof DirectChatRefused)
+    return error.reason === 'policy' ? { code: 'forbidden', detail: 'direct-refused', message: error.message } : { code: 'bad-request', detail: error.reason, message: error.message };
   if (error instanceof EngineError) {
     const code = error.code === 'unknown-group' || error.code === 'not-a-member' ? 'unknown-group' : error.code === 'closed' ? 'closed' : 'forbidden';
     return { code, detail: error.code, message: error.message };
