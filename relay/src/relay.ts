@@ -11,6 +11,8 @@ import { type LevelStorageAdapter, openLevelStorage } from '@schoolmesh/storage-
 import type { LocalCredential } from '@schoolmesh/sync';
 import { toBase64Url } from '@schoolmesh/wire';
 import { type Logger, pino } from 'pino';
+import { ACCOUNT_PROTOCOL, ACCOUNT_STREAM_OPTIONS } from '@schoolmesh/client/account';
+import { AccountService } from './account.ts';
 import { ConfigError, type RelayConfig } from './config.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
 import { Federation } from './federation.ts';
@@ -95,6 +97,14 @@ export class Relay {
       },
       SYNC_STREAM_OPTIONS,
     );
+    const revoke = async (devices: string[]) => {
+      await enrollment.revoke(devices);
+      const dropped = await hub.recheck();
+      log.warn({ devices, dropped }, 'devices revoked');
+    };
+    // A device acts on its own account (its devices, approving a new one) over the connection it already has.
+    const account = new AccountService({ enrollment, hub, log, clock, revoke });
+    await node.handle(ACCOUNT_PROTOCOL, (stream, connection) => account.handle(stream, connection), ACCOUNT_STREAM_OPTIONS);
     const federation = new Federation(node, hub, log.child({ component: 'federation' }));
     let relay!: Relay;
     const http = createHttpServer({
@@ -110,11 +120,7 @@ export class Relay {
       relayAddrs: () => relay.addresses(),
       health: () => relay.health(),
       refreshMetrics: () => relay.refreshMetrics(),
-      revoke: async (devices) => {
-        await enrollment.revoke(devices);
-        const dropped = await hub.recheck();
-        log.warn({ devices, dropped }, 'devices revoked');
-      },
+      revoke,
     });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -195,6 +201,7 @@ export class Relay {
       for (const t of this.timers) clearInterval(t);
       this.federation.stop();
       await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
+      await this.node.unhandle(ACCOUNT_PROTOCOL).catch(() => {});
       this.hub.closeAll('relay shutting down');
       const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       this.http.closeAllConnections();
