@@ -6,7 +6,7 @@
  */
 import type { Libp2p } from '@libp2p/interface';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
-import { EnrollError, enroll } from '@schoolmesh/client';
+import { type EnrollError, enroll } from '@schoolmesh/client';
 import { ACCOUNT_PROTOCOL, type AccountRequest, accountCall, decodeAccountResponse, encodeAccountRequest } from '@schoolmesh/client/account';
 import { streamChannel } from '@schoolmesh/net-libp2p';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
