@@ -178,4 +178,68 @@ describe('web app: group info and direct messages', () => {
     expect(teacher.engine.groups().filter((g) => g.kind === 'direct')).toHaveLength(1);
     expect(ben.errors).toEqual([]);
   });
+
+  it('lists, renames and revokes own devices, and approves a new device with a code shown as text and QR code', async () => {
+    const page = ben.page;
+    const openDevices = async () => {
+      await page.getByRole('button', { name: 'Meine Geräte' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Meine Geräte' });
+      await dialog.waitFor({ timeout: WAIT });
+      return dialog;
+    };
+    let dialog = await openDevices();
+    let items = dialog.getByRole('list', { name: 'Geräte deines Kontos' }).getByRole('listitem');
+    await expect.poll(() => items.count(), { timeout: WAIT }).toBe(1);
+    expect(await items.first().textContent()).toContain('Dieses Gerät');
+    expect(await items.first().textContent()).toContain('jetzt verbunden');
+
+    // Rename: the form opens in place, Enter saves, the focus returns to the button.
+    await dialog.getByRole('button', { name: /umbenennen$/ }).click();
+    const nameBox = dialog.getByRole('textbox', { name: /Neuer Name für/ });
+    await nameBox.fill('Laptop im Kinderzimmer');
+    await nameBox.press('Enter');
+    await expect.poll(() => items.first().locator('.name').textContent(), { timeout: WAIT }).toBe('Laptop im Kinderzimmer');
+
+    // A one-time code for a new device of this account, as text and as a QR code.
+    await dialog.getByRole('button', { name: 'Code für ein neues Gerät' }).click();
+    const codeText = dialog.locator('p.code');
+    await codeText.waitFor({ timeout: WAIT });
+    const code = ((await codeText.textContent()) ?? '').trim();
+    expect(code).toMatch(/^[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5}$/);
+    const qr = dialog.getByRole('img', { name: 'QR-Code mit dem Anmeldelink' });
+    await expect.poll(() => qr.evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth), { timeout: WAIT }).toBeGreaterThan(0);
+    expect(await dialog.textContent()).toMatch(/Gültig bis \d\d:\d\d Uhr/);
+    await expectNoAxeViolations(page, 'my devices');
+    await screenshot(page, '14-my-devices-code');
+
+    // Ben's phone (another browser) enters the code: it is Ben's device, in Ben's class.
+    const phone = await openPupil(browser, { viewport: { width: 400, height: 760 } });
+    await phone.page.goto(relay.http);
+    await enrollWith(phone.page, code, '1357');
+    await phone.page.getByRole('link', { name: /Klasse 8c/ }).waitFor({ timeout: WAIT });
+    expect(await phone.page.locator('sm-chat-list .sub').first().textContent()).toContain('Ben Öztürk');
+    await expect.poll(() => phone.page.getByRole('status').first().textContent(), { timeout: WAIT }).toContain('Verbunden');
+
+    // The laptop lists it, approved by one of Ben's devices, and signs it out.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
+    dialog = await openDevices();
+    items = dialog.getByRole('list', { name: 'Geräte deines Kontos' }).getByRole('listitem');
+    await expect.poll(() => items.count(), { timeout: WAIT }).toBe(2);
+    expect(await items.nth(1).textContent()).toContain('von einem deiner Geräte bestätigt');
+    await screenshot(page, '15-my-devices-list');
+    await items.nth(1).getByRole('button', { name: /abmelden$/ }).click();
+    const confirm = dialog.getByRole('group', { name: /abmelden\?$/ });
+    await confirm.getByRole('button', { name: 'Abmelden' }).click();
+    await expect.poll(() => items.nth(1).textContent(), { timeout: WAIT }).toContain('Abgemeldet');
+    await expectNoAxeViolations(page, 'my devices (revoked)');
+    await screenshot(page, '16-my-devices-revoked');
+    // The relay drops the phone within seconds: it shows the offline banner and cannot get back in.
+    await expect.poll(() => phone.page.getByRole('status').first().textContent(), { timeout: WAIT }).toContain('Offline');
+    expect(relay.logs.some((l) => l.includes('device revoked by its account'))).toBe(true);
+    // The laptop itself stays connected.
+    expect(await items.first().textContent()).toContain('jetzt verbunden');
+    await phone.context.close();
+    expect(ben.errors).toEqual([]);
+  });
 });

@@ -106,6 +106,30 @@ export interface Person {
   mayMessage: boolean;
 }
 
+/** One device of this account, as the school's relay knows it ("Meine Geräte"). */
+export interface MyDevice {
+  device: string;
+  /** The name the account gave it ('' until renamed). */
+  name: string;
+  enrolledAt: number;
+  lastSeen?: number;
+  online: boolean;
+  /** This device. */
+  current: boolean;
+  /** 'code', 'approval' (a code from another device of the account), or a sign-in method. */
+  via: string;
+  revoked: boolean;
+}
+
+/** A one-time code that enrolls another device of this account (device approval), valid for a few minutes. */
+export interface ApprovalCode {
+  code: string;
+  expiresAt: number;
+  /** The enrollment link (…/#enroll=CODE) and its QR code as an SVG document (shown as an image only). */
+  url?: string;
+  qrSvg?: string;
+}
+
 export interface Opened {
   profile: ProfileSummary;
   status: ConnectionStatus;
@@ -150,6 +174,13 @@ export interface EngineApi {
    * the school's policy does not allow it.
    */
   openDirect(args: { account: string }): { group: string; created: boolean };
+  /** This account's devices, from the relay (needs the link to the relay; 'account' with detail 'unreachable' else). */
+  myDevices(): MyDevice[];
+  renameDevice(args: { device: string; name: string }): null;
+  /** Revokes a device of this account: the relay drops it within seconds. */
+  revokeDevice(args: { device: string }): null;
+  /** Asks the relay for a short-lived one-time code for a new device of this account. */
+  approvalCode(): ApprovalCode;
 }
 
 export type Method = keyof EngineApi;
@@ -166,11 +197,15 @@ export type ErrorCode =
   | 'forbidden'
   | 'closed'
   | 'bad-request'
+  | 'account'
   | 'internal';
 
 export interface ApiError {
   code: ErrorCode;
-  /** For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...). */
+  /**
+   * For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...); for
+   * 'account': the account protocol's (not-yours, too-many-codes, unreachable, ...).
+   */
   detail?: string;
   /** For 'wrong-pin': how long the next attempt has to wait. */
   retryAfterMs?: number;

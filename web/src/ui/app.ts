@@ -79,7 +79,7 @@ export class App extends LitElement {
   /** The browser can show notifications and has not been asked yet. */
   declare canAskNotify: boolean;
   /** The open dialog (its module is loaded on first use): group info, or the people search of "Neuer Chat". */
-  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | undefined;
+  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | { kind: 'devices' } | undefined;
 
   private client: EngineClient | undefined;
   private min = PAGE;
@@ -376,6 +376,12 @@ export class App extends LitElement {
     this.dialog = { kind: 'new-chat', people, error: '', busy: false };
   }
 
+  private async showDevices(): Promise<void> {
+    this.rememberOpener();
+    await import('./my-devices.ts');
+    this.dialog = { kind: 'devices' };
+  }
+
   /** Opens (or starts) the direct chat with the person picked in "Neuer Chat"; a refusal shows in the dialog. */
   private async startDirect(person: Person): Promise<void> {
     const d = this.dialog;
@@ -399,6 +405,7 @@ export class App extends LitElement {
   private renderDialog() {
     const d = this.dialog;
     if (d?.kind === 'info') return html`<sm-group-info .info=${d.info} @close=${this.closeDialog}></sm-group-info>`;
+    if (d?.kind === 'devices') return html`<sm-my-devices .client=${this.client} @close=${this.closeDialog}></sm-my-devices>`;
     if (d?.kind === 'new-chat')
       return html`<sm-new-chat
         .people=${d.people}
@@ -457,6 +464,7 @@ export class App extends LitElement {
             @switch-profile=${this.switchProfile}
             @ask-notify=${this.askNotify}
             @new-chat=${this.showNewChat}
+            @my-devices=${this.showDevices}
           ></sm-chat-list>
           <section class="main" aria-label=${chat ? chat.name : msg('Chat', { id: 'app.chat-pane' })}>
             <sm-chat

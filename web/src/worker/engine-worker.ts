@@ -4,6 +4,7 @@
  * Worker (browsers without SharedWorker) it serves one tab.
  */
 import { EnrollError, enroll } from '@schoolmesh/client';
+import { AccountProtocolError, checkDeviceName } from '@schoolmesh/client/account';
 import { EngineError } from '@schoolmesh/engine';
 import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
 import { deleteIdbStorage, openIdbStorage } from '@schoolmesh/storage-idb';
@@ -229,12 +230,23 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       if (typeof account !== 'string' || account === '') throw new ApiFailure({ code: 'bad-request', message: 'account: an account reference' });
       return (await current(client)).openDirect(account);
     },
+    myDevices: async () => (await current(client)).myDevices(),
+    renameDevice: async ({ device, name }) => {
+      await (await current(client)).renameDevice(String(device), checkDeviceName(name));
+      return null;
+    },
+    revokeDevice: async ({ device }) => {
+      await (await current(client)).revokeDevice(String(device));
+      return null;
+    },
+    approvalCode: async () => (await current(client)).approvalCode(),
   };
 }
 
 function toApiError(error: unknown): ApiError {
   if (error instanceof ApiFailure) return error.error;
   if (error instanceof EnrollError) return { code: 'enroll', detail: error.code, message: error.message };
+  if (error instanceof AccountProtocolError) return { code: 'account', detail: error.code, message: error.message };
   if (error instanceof DirectChatRefused)
     return error.reason === 'policy' ? { code: 'forbidden', detail: 'direct-refused', message: error.message } : { code: 'bad-request', detail: error.reason, message: error.message };
   if (error instanceof EngineError) {

@@ -1,10 +1,12 @@
 import { type SchoolInfo, schoolInfo, trustFor } from '@schoolmesh/client';
+import { AccountProtocolError, type AccountRequest, accountCall } from '@schoolmesh/client/account';
+import { multiaddr } from '@multiformats/multiaddr';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
 import { BUCKET_MS, type SchoolPolicy, defaultSchoolPolicy, isExpired } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
-import type { AppEvent, ChatSummary, ConnectionStatus, GroupInfo, MessagePage, MessageView, Person, ProfileSummary } from '../api/protocol.ts';
+import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import { type BrowserRelayConnection, connectBrowserToRelay } from './net.ts';
 import { DirectChatRefused, directPartner, directWith, groupInfo, knownPeople, mayMessage, people } from './people.ts';
@@ -284,6 +286,35 @@ export class ProfileRuntime {
     const group = await this.engine.createGroup({ kind: 'direct', name: `${mine} · ${person.name}`, members: [{ account, role: 'member' }] });
     this.touchAll();
     return { group, created: true };
+  }
+
+  // ------------------------------------------------------------ this account's devices (account protocol)
+
+  /** One request to the relay over the libp2p connection the sync link already has. */
+  private account(request: AccountRequest) {
+    const node = this.connection?.node;
+    if (!node || this.status.state !== 'online') throw new AccountProtocolError('unreachable', 'no connection to the school');
+    return accountCall(node, this.info.relay.ws.map((a) => multiaddr(a)), request);
+  }
+
+  async myDevices(): Promise<MyDevice[]> {
+    const answer = await this.account({ type: 'list' });
+    return answer.type === 'devices' ? answer.devices : [];
+  }
+
+  async renameDevice(device: string, name: string): Promise<void> {
+    await this.account({ type: 'rename', device, name });
+  }
+
+  async revokeDevice(device: string): Promise<void> {
+    await this.account({ type: 'revoke', device });
+  }
+
+  async approvalCode(): Promise<ApprovalCode> {
+    const answer = await this.account({ type: 'code', origin: self.location.origin });
+    if (answer.type !== 'issued') throw new AccountProtocolError('bad-response', 'no code in the answer');
+    const { code, expiresAt, url, qrSvg } = answer;
+    return { code, expiresAt, ...(url ? { url } : {}), ...(qrSvg ? { qrSvg } : {}) };
   }
 
   async messages(group: string, min = 60): Promise<MessagePage> {
