@@ -73,6 +73,9 @@ describe('web app: group info and direct messages', () => {
   it('shows group info: kind, policy, members with roles, own devices', async () => {
     const code = await relay.issueCode('ben', 'pupil', 'Ben Öztürk');
     await ben.page.goto(relay.http);
+    // This school has no password sign-in: the enrollment screen offers codes only.
+    await ben.page.getByText('Gesamtschule Nord').waitFor({ timeout: WAIT });
+    expect(await ben.page.getByRole('tab').count()).toBe(0);
     await enrollWith(ben.page, code, PIN);
     const entry = ben.page.getByRole('link', { name: /Klasse 8c/ });
     await entry.waitFor({ timeout: WAIT });

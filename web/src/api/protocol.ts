@@ -140,10 +140,11 @@ export interface EngineApi {
   /** Every profile in this browser (names only: their data stays closed). */
   profiles(): ProfileSummary[];
   /**
-   * Enrolls a new device at the relay this app came from, creating a profile whose data is encrypted under `pin`
-   * (a PIN or passphrase), and opens it for this port.
+   * Enrolls a new device at the relay this app came from — with a one-time code, or signing in with the school's
+   * user name and password (`signIn`, method 'ldap', where /api/school offers it) — creating a profile whose data is
+   * encrypted under `pin` (a PIN or passphrase), and opens it for this port.
    */
-  enroll(args: { code: string; pin: string }): Opened;
+  enroll(args: { code: string; pin: string } | { signIn: { method: string; username: string; password: string }; pin: string }): Opened;
   /** Unlocks a profile with its PIN for this port (tab): its engine starts, events for it flow to this port. */
   open(args: { profile: string; pin: string }): Opened;
   /** Attaches this port to a profile that is unlocked already (another tab, or before a reload); else 'locked'. */

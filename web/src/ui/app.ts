@@ -59,6 +59,7 @@ export class App extends LitElement {
     hasMore: { state: true },
     enrollCode: { state: true },
     schoolName: { state: true },
+    methods: { state: true },
     fatal: { state: true },
     canAskNotify: { state: true },
     dialog: { state: true },
@@ -75,6 +76,8 @@ export class App extends LitElement {
   declare hasMore: boolean;
   declare enrollCode: string;
   declare schoolName: string;
+  /** Sign-in methods the school offers besides codes ('ldap': the school password). */
+  declare methods: string[];
   declare fatal: string;
   /** The browser can show notifications and has not been asked yet. */
   declare canAskNotify: boolean;
@@ -103,6 +106,7 @@ export class App extends LitElement {
     this.hasMore = false;
     this.enrollCode = '';
     this.schoolName = '';
+    this.methods = [];
     this.fatal = '';
     this.canAskNotify = typeof Notification === 'function' && Notification.permission === 'default';
     this.dialog = undefined;
@@ -135,9 +139,11 @@ export class App extends LitElement {
     }
     this.client.on((e) => this.onEvent(e));
     void fetch('/api/school')
-      .then((r) => (r.ok ? (r.json() as Promise<{ school: { name: string } }>) : undefined))
+      .then((r) => (r.ok ? (r.json() as Promise<{ school: { name: string }; methods?: unknown }>) : undefined))
       .then((info) => {
-        if (info) this.schoolName = info.school.name;
+        if (!info) return;
+        this.schoolName = info.school.name;
+        if (Array.isArray(info.methods)) this.methods = info.methods.filter((m): m is string => typeof m === 'string');
       })
       .catch(() => {});
     try {
@@ -434,6 +440,7 @@ export class App extends LitElement {
           .client=${this.client}
           .code=${this.enrollCode}
           school-name=${this.schoolName}
+          .methods=${this.methods}
           ?can-go-back=${this.profiles.length > 0}
           @enrolled=${this.onEnrolled}
           @back=${() => (this.view = 'profiles')}

@@ -3,7 +3,7 @@
  * SharedWorker it serves all tabs of the app (one engine per profile, however many tabs show it); as a dedicated
  * Worker (browsers without SharedWorker) it serves one tab.
  */
-import { EnrollError, enroll } from '@schoolmesh/client';
+import { type Credentials, EnrollError, enroll } from '@schoolmesh/client';
 import { AccountProtocolError, checkDeviceName } from '@schoolmesh/client/account';
 import { EngineError } from '@schoolmesh/engine';
 import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
@@ -55,6 +55,19 @@ const FREE_ATTEMPTS = 5;
 function checkPin(pin: unknown): string {
   if (typeof pin !== 'string' || [...pin].length < MIN_PIN_LENGTH) throw new ApiFailure({ code: 'bad-request', detail: 'short-pin', message: `a PIN has at least ${MIN_PIN_LENGTH} characters` });
   return pin;
+}
+
+/** A one-time code (normalized to XXXXX-XXXXX-XXXXX), or a password sign-in; anything else is a bad request. */
+function credentialsOf(args: Parameters<EngineApi['enroll']>[0]): Credentials {
+  if ('signIn' in args && args.signIn) {
+    const { method, username, password } = args.signIn;
+    if (typeof method !== 'string' || typeof username !== 'string' || typeof password !== 'string' || username.trim() === '' || password === '')
+      throw new ApiFailure({ code: 'enroll', detail: 'bad-request', message: 'a sign-in needs a method, a user name and a password' });
+    return { method, username: username.trim(), password };
+  }
+  const clean = String('code' in args ? args.code : '').trim().toUpperCase();
+  if (!/^[0-9A-Z]{5}-?[0-9A-Z]{5}-?[0-9A-Z]{5}$/.test(clean)) throw new ApiFailure({ code: 'enroll', detail: 'bad-code', message: 'malformed code' });
+  return { code: clean.includes('-') ? clean : `${clean.slice(0, 5)}-${clean.slice(5, 10)}-${clean.slice(10)}` };
 }
 
 /** Derives the profile's key from the PIN and proves it against the profile's check record. */
@@ -150,15 +163,13 @@ async function current(client: Client): Promise<ProfileRuntime> {
 function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineApi[M]>) => Promise<ReturnType<EngineApi[M]>> } {
   return {
     profiles: () => listProfiles(),
-    enroll: async ({ code, pin }) => {
-      const secret = checkPin(pin);
-      const clean = String(code).trim().toUpperCase();
-      if (!/^[0-9A-Z]{5}-?[0-9A-Z]{5}-?[0-9A-Z]{5}$/.test(clean)) throw new ApiFailure({ code: 'enroll', detail: 'bad-code', message: 'malformed code' });
-      const normal = clean.includes('-') ? clean : `${clean.slice(0, 5)}-${clean.slice(5, 10)}-${clean.slice(10)}`;
+    enroll: async (args) => {
+      const secret = checkPin(args.pin);
+      const credentials = credentialsOf(args);
       const salt = randomBytes(16);
       // Derive first: a slow device should not hold a redeemed code while it computes.
       const key = await deriveProfileKey(secret, salt, PASSPHRASE_ITERATIONS);
-      const { identity, info } = await enroll(self.location.origin, { code: normal });
+      const { identity, info } = await enroll(self.location.origin, credentials);
       const id = toBase64Url(randomBytes(9));
       const cert = identity.certificate;
       const record: ProfileRecord = {
