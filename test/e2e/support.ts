@@ -47,8 +47,11 @@ export async function buildWeb(outDir?: string): Promise<string> {
   return outDir;
 }
 
-/** Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. */
-export function launchChromium(): Promise<Browser> {
+/**
+ * Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. `extraArgs`:
+ * more switches (a fake camera showing a video file, for example).
+ */
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -61,6 +64,7 @@ export function launchChromium(): Promise<Browser> {
       '--no-first-run',
       '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider',
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+      ...extraArgs,
     ],
   });
 }

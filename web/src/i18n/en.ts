@@ -168,4 +168,11 @@ export const templates = {
   'enroll.password': 'School password',
   'enroll.password-help': 'The same password as on the school computers. It goes only to your school\'s server and is stored nowhere.',
   'enroll.lead-password': 'Sign this device in with your school user name and password.',
+  'scan.title': 'Scan QR code',
+  'scan.denied': 'No access to the camera. Allow it in the browser settings, or type the code.',
+  'scan.no-camera': 'No camera found. Type the code.',
+  'scan.other-school': str`This QR code belongs to another school (${0}).`,
+  'scan.not-a-code': 'This is not a sign-in QR code.',
+  'scan.hint': 'Hold the QR code of your sign-in slip up to the camera.',
+  'scan.starting': 'Starting the camera …',
 };

@@ -4,7 +4,7 @@ import { EngineCallError } from '../api/client.ts';
 import type { EngineClient } from '../api/client.ts';
 import type { Opened } from '../api/protocol.ts';
 import { currentLocale, switchLocale } from '../i18n/locale.ts';
-import { globeIcon, lockIcon, logo } from './icons.ts';
+import { globeIcon, lockIcon, logo, qrIcon } from './icons.ts';
 import { base } from './styles.ts';
 
 /** Formats what the user types as XXXXX-XXXXX-XXXXX (the relay's code format). */
@@ -22,6 +22,7 @@ export class EnrollView extends LitElement {
     canGoBack: { type: Boolean, attribute: 'can-go-back' },
     methods: { attribute: false },
     mode: { state: true },
+    scanning: { state: true },
     busy: { state: true },
     error: { state: true },
     errorField: { state: true },
@@ -34,6 +35,8 @@ export class EnrollView extends LitElement {
   declare methods: string[];
   /** Sign in with a one-time code, or with the school's user name and password. */
   declare mode: 'code' | 'password';
+  /** The camera scanner is open (its module loads on first use). */
+  declare scanning: boolean;
   declare busy: boolean;
   declare error: string;
   /** Which field the error is about: 'code', 'pin' or 'pin2'. */
@@ -48,6 +51,7 @@ export class EnrollView extends LitElement {
     this.canGoBack = false;
     this.methods = [];
     this.mode = 'code';
+    this.scanning = false;
     this.busy = false;
     this.error = '';
     this.errorField = '';
@@ -193,7 +197,33 @@ export class EnrollView extends LitElement {
         aria-invalid=${this.errorField === 'code' ? 'true' : 'false'}
         ?disabled=${this.busy}
       />
-      <p id="code-help" class="help">${msg('15 Zeichen, Groß- und Kleinschreibung egal.', { id: 'enroll.code-help' })}</p>`;
+      <p id="code-help" class="help">${msg('15 Zeichen, Groß- und Kleinschreibung egal.', { id: 'enroll.code-help' })}</p>
+      ${typeof navigator.mediaDevices?.getUserMedia === 'function'
+        ? html`<button class="scan-button" type="button" @click=${this.openScanner} ?disabled=${this.busy}>
+            ${qrIcon}<span>${msg('QR-Code scannen', { id: 'scan.title' })}</span>
+          </button>`
+        : nothing}`;
+  }
+
+  private async openScanner(): Promise<void> {
+    await import('./qr-scanner.ts');
+    this.scanning = true;
+  }
+
+  private async onScanned(e: CustomEvent<string>): Promise<void> {
+    this.code = formatCode(e.detail);
+    this.error = '';
+    this.errorField = '';
+    this.scanning = false;
+    await this.updateComplete;
+    this.field('pin')?.focus();
+  }
+
+  private async onScannerClosed(): Promise<void> {
+    if (!this.scanning) return;
+    this.scanning = false;
+    await this.updateComplete;
+    this.renderRoot.querySelector<HTMLButtonElement>('.scan-button')?.focus();
   }
 
   private passwordFields() {
@@ -287,6 +317,7 @@ export class EnrollView extends LitElement {
           </form>
           </div>
         </section>
+        ${this.scanning ? html`<sm-qr-scanner @code=${this.onScanned} @close=${this.onScannerClosed}></sm-qr-scanner>` : nothing}
         <p class="privacy">${lockIcon}<span>${msg('Ende-zu-Ende-verschlüsselt. Deine Schlüssel verlassen dieses Gerät nie.', { id: 'enroll.privacy' })}</span></p>
       </main>
     `;
@@ -411,6 +442,19 @@ export class EnrollView extends LitElement {
         background: #fff;
         color: var(--brand-strong);
         box-shadow: 0 1px 3px rgba(0, 0, 0, 0.15);
+      }
+      .scan-button {
+        justify-self: start;
+        display: inline-flex;
+        align-items: center;
+        gap: 8px;
+        border: 2px solid var(--brand);
+        border-radius: 20px;
+        background: #fff;
+        color: var(--brand-strong);
+        font-weight: 600;
+        padding: 6px 14px 6px 10px;
+        cursor: pointer;
       }
       .help {
         margin: 0;

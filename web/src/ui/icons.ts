@@ -40,3 +40,6 @@ export const newChatIcon = icon(
 export const devicesIcon = icon(
   svg`<path fill="currentColor" d="M4 6h18V4H4a2 2 0 0 0-2 2v11H0v3h14v-3H4zm19 2h-6a1 1 0 0 0-1 1v10a1 1 0 0 0 1 1h6a1 1 0 0 0 1-1V9a1 1 0 0 0-1-1zm-1 9h-4v-7h4z"/>`,
 );
+export const qrIcon = icon(
+  svg`<path fill="currentColor" d="M3 3h8v8H3zm2 2v4h4V5zm8-2h8v8h-8zm2 2v4h4V5zM3 13h8v8H3zm2 2v4h4v-4zm13-2h3v2h-3zm-5 0h3v3h-3zm3 3h2v3h-2zm2 2h3v3h-3zm-5 1h3v2h-3zm5-5h3v3h-2v-1h-1z"/>`,
+);
