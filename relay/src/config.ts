@@ -87,6 +87,13 @@ export const configSchema = z
      * package's own schema, whose errors name the field.
      */
     directory: z.record(z.string(), z.unknown()).optional(),
+    /** School-wide rules devices apply themselves (announced in /api/school). */
+    policy: z
+      .object({
+        /** May pupils start direct chats with other pupils? */
+        pupilDirectMessages: z.boolean().default(true),
+      })
+      .prefault({}),
     /** Directory with the built web app (web/dist); the relay serves it at /. */
     webRoot: z.string().optional(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),

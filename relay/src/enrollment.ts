@@ -73,6 +73,8 @@ export function normalizeCode(typed: string): string {
 interface CodeRecord extends EnrolledAccount {
   issuedAt: number;
   expiresAt: number;
+  /** The device of the same account that asked for this code (device approval), if one did. */
+  approvedBy?: string;
 }
 
 export interface IssuedDevice {
@@ -82,6 +84,14 @@ export interface IssuedDevice {
   issuedAt: number;
   notAfter: number;
   via: string;
+  /** The account's display name as certified (records from before it was kept lack it). */
+  displayName?: string;
+  /** The name the account gave this device. */
+  name?: string;
+  /** The device that approved this one (enrolled with a code that device asked for). */
+  approvedBy?: string;
+  /** When the certificate was last renewed. */
+  renewedAt?: number;
 }
 
 const CODE = (hash: string) => ['relay', 'code', hash] as const;
@@ -133,12 +143,20 @@ export class Enrollment {
     return [...this.authenticators.keys()];
   }
 
-  /** Issues a one-time code for an account (admin only). */
-  async issueCode(account: EnrolledAccount): Promise<{ code: string; expiresAt: number }> {
+  /**
+   * Issues a one-time code for an account: by an admin (valid for codeDays), or asked for by a device of the same
+   * account to approve a new one (`approvedBy`, short-lived: `ttlMs`).
+   */
+  async issueCode(account: EnrolledAccount, options: { ttlMs?: number; approvedBy?: string } = {}): Promise<{ code: string; expiresAt: number }> {
     checkAccount(account);
     const code = newCode();
     const now = this.options.clock();
-    const record: CodeRecord = { ...account, issuedAt: now, expiresAt: now + this.options.codeDays * DAY };
+    const record: CodeRecord = {
+      ...account,
+      issuedAt: now,
+      expiresAt: now + (options.ttlMs ?? this.options.codeDays * DAY),
+      ...(options.approvedBy ? { approvedBy: options.approvedBy } : {}),
+    };
     await this.storage.save(CODE(await codeHash(normalizeCode(code))), utf8.encode(JSON.stringify(record)));
     return { code, expiresAt: record.expiresAt };
   }
@@ -156,7 +174,7 @@ export class Enrollment {
         await this.storage.remove(key);
         throw new EnrollmentError('expired-code', 'this code has expired; ask for a new one');
       }
-      const cert = await this.certify(record, keys, 'code');
+      const cert = await this.certify(record, keys, record.approvedBy ? 'approval' : 'code', undefined, record.approvedBy);
       await this.storage.remove(key);
       return cert;
     });
@@ -211,6 +229,7 @@ export class Enrollment {
     keys: { deviceKey: Uint8Array; agreementKey: Uint8Array; displayName?: string },
     via: string,
     notBefore?: number,
+    approvedBy?: string,
   ): Promise<DeviceCertificate> {
     const now = this.options.clock();
     let cert: DeviceCertificate;
@@ -228,14 +247,45 @@ export class Enrollment {
       throw new EnrollmentError('bad-request', (error as Error).message);
     }
     const device = deviceIdOf(cert.deviceKey);
-    const issued: IssuedDevice = { device, account: account.account, role: account.role, issuedAt: now, notAfter: cert.notAfter, via };
-    await this.storage.save(DEVICE(device), utf8.encode(JSON.stringify(issued)));
+    const issued: IssuedDevice = {
+      device,
+      account: account.account,
+      role: account.role,
+      displayName: account.displayName,
+      issuedAt: now,
+      notAfter: cert.notAfter,
+      via,
+      ...(approvedBy ? { approvedBy } : {}),
+    };
+    // A renewal keeps the device's record (how and when it enrolled, its name) and moves only its end.
+    const previous = via === 'renewal' ? await this.device(device) : undefined;
+    const record: IssuedDevice = previous ? { ...previous, notAfter: cert.notAfter, renewedAt: now } : issued;
+    await this.storage.save(DEVICE(device), utf8.encode(JSON.stringify(record)));
     return cert;
   }
 
   async devices(): Promise<IssuedDevice[]> {
     const records = await this.storage.loadRange(['relay', 'device']);
     return records.map((r) => JSON.parse(fromUtf8.decode(r.data)) as IssuedDevice);
+  }
+
+  /** The record of one device this relay certified, or undefined. */
+  async device(id: string): Promise<IssuedDevice | undefined> {
+    const stored = await this.storage.load(DEVICE(id));
+    return stored ? (JSON.parse(fromUtf8.decode(stored)) as IssuedDevice) : undefined;
+  }
+
+  /** Gives a device a name (its account chose it; shown in "my devices" and the admin console). */
+  renameDevice(id: string, name: string): Promise<void> {
+    return this.exclusive(async () => {
+      const record = await this.device(id);
+      if (!record) throw new EnrollmentError('bad-request', 'no such device');
+      await this.storage.save(DEVICE(id), utf8.encode(JSON.stringify({ ...record, name })));
+    });
+  }
+
+  isRevoked(id: string): boolean {
+    return this.revocation?.revokedDevices.includes(id) ?? false;
   }
 
   revokedDevices(): string[] {

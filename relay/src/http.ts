@@ -15,6 +15,8 @@ export interface HttpContext {
   school: { id: string; name: string; root: string };
   /** Partner schools whose devices this school's devices should trust (shared groups). */
   partners: { name: string; root: string }[];
+  /** School-wide rules devices apply themselves. */
+  policy: { pupilDirectMessages: boolean };
   enrollment: Enrollment;
   metrics: RelayMetrics;
   adminToken: string;
@@ -78,7 +80,7 @@ export function createHttpServer(ctx: HttpContext): Server {
       res.end(await ctx.metrics.registry.metrics());
     },
     'GET /api/school': async (_req, res) =>
-      json(res, 200, { school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs(), methods: ['code', ...ctx.enrollment.authenticatorNames] }),
+      json(res, 200, { school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs(), methods: ['code', ...ctx.enrollment.authenticatorNames], policy: ctx.policy }),
     'GET /api/revocations': async (_req, res) => {
       const list = ctx.enrollment.revocationList();
       if (!list) return void json(res, 404, { error: 'no-revocations', message: 'this school has revoked no device' });
@@ -99,7 +101,7 @@ export function createHttpServer(ctx: HttpContext): Server {
           cert = await ctx.enrollment.redeemPassword(body.method, body.username, body.password, keys, { address: ip });
         else throw new HttpError(400, 'send a code, or a method with username and password', 'bad-request');
         ctx.log.info({ account: cert.account, device: toBase64Url(cert.deviceKey) }, 'device enrolled');
-        json(res, 200, { certificate: toBase64Url(cert.bytes), school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs() });
+        json(res, 200, { certificate: toBase64Url(cert.bytes), school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs(), policy: ctx.policy });
       } catch (error) {
         if (error instanceof EnrollmentError) {
           if (error.code !== 'bad-request' && error.code !== 'unavailable') failed(ip);

@@ -40,6 +40,8 @@ export class SessionHub {
   private readonly relays = new Set<Live>();
   /** Told when a device's session ends (presence drops the device once it has no session left). */
   readonly deviceClosed = new Set<(device: string) => void>();
+  /** When each device's sync session last opened or closed here (since the relay started). */
+  private readonly seen = new Map<string, number>();
 
   constructor(private readonly opts: HubOptions) {
     opts.replica.on((event) => {
@@ -55,6 +57,15 @@ export class SessionHub {
 
   get size(): number {
     return this.live.size;
+  }
+
+  /** A sync session of this device is open now. */
+  isOnline(device: string): boolean {
+    return this.byDevice.has(device);
+  }
+
+  lastSeen(device: string): number | undefined {
+    return this.isOnline(device) ? Date.now() : this.seen.get(device);
   }
 
   peers(): PeerInfo[] {
@@ -98,7 +109,10 @@ export class SessionHub {
       const peerId = session.peer?.id;
       const mine = peerId === undefined ? undefined : this.byDevice.get(peerId);
       if (mine?.delete(live) && mine.size === 0) this.byDevice.delete(peerId!);
-      if (peerId !== undefined && session.peer?.kind === 'device') for (const h of this.deviceClosed) h(peerId);
+      if (peerId !== undefined && session.peer?.kind === 'device') {
+        this.seen.set(peerId, Date.now());
+        for (const h of this.deviceClosed) h(peerId);
+      }
       if (live.admitted) {
         metrics.connections.dec({ kind: live.admitted.peer.kind });
         if (live.admitted.peer.kind === 'relay') metrics.federationLinks.dec();

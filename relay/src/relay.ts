@@ -12,6 +12,8 @@ import { type LevelStorageAdapter, openLevelStorage } from '@schoolmesh/storage-
 import type { LocalCredential } from '@schoolmesh/sync';
 import { toBase64Url } from '@schoolmesh/wire';
 import { type Logger, pino } from 'pino';
+import { ACCOUNT_PROTOCOL, ACCOUNT_STREAM_OPTIONS } from '@schoolmesh/client/account';
+import { AccountService } from './account.ts';
 import { ConfigError, type RelayConfig } from './config.ts';
 import { BlobService } from './blob-service.ts';
 import { BlobStore } from './blob-store.ts';
@@ -128,6 +130,14 @@ export class Relay {
       clock,
     });
     await node.handle(BLOB_PROTOCOL, (stream, connection) => blobService.handle(stream, connection), BLOB_STREAM_OPTIONS);
+    const revoke = async (devices: string[]) => {
+      await enrollment.revoke(devices);
+      const dropped = await hub.recheck();
+      log.warn({ devices, dropped }, 'devices revoked');
+    };
+    // A device acts on its own account (its devices, approving a new one) over the connection it already has.
+    const account = new AccountService({ enrollment, hub, log, clock, revoke });
+    await node.handle(ACCOUNT_PROTOCOL, (stream, connection) => account.handle(stream, connection), ACCOUNT_STREAM_OPTIONS);
     const federation = new Federation(node, hub, log.child({ component: 'federation' }));
     let relay!: Relay;
     // Kept by reference: a config reload edits it in place, and /api/school answers from it.
@@ -135,6 +145,7 @@ export class Relay {
     const http = createHttpServer({
       school: { id: keys.schoolId, name: keys.schoolName, root: toBase64Url(keys.rootPublicKey) },
       partners,
+      policy: config.policy,
       enrollment,
       metrics,
       adminToken: keys.adminToken,
@@ -144,11 +155,7 @@ export class Relay {
       relayAddrs: () => relay.addresses(),
       health: () => relay.health(),
       refreshMetrics: () => relay.refreshMetrics(),
-      revoke: async (devices) => {
-        await enrollment.revoke(devices);
-        const dropped = await hub.recheck();
-        log.warn({ devices, dropped }, 'devices revoked');
-      },
+      revoke,
     });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -282,6 +289,7 @@ export class Relay {
       await this.presence.stop();
       await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
       await this.node.unhandle(BLOB_PROTOCOL).catch(() => {});
+      await this.node.unhandle(ACCOUNT_PROTOCOL).catch(() => {});
       this.hub.closeAll('relay shutting down');
       const httpClosed = new Promise<void>((resolve) => this.http.close(() => resolve()));
       this.http.closeAllConnections();

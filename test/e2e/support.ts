@@ -50,9 +50,10 @@ export async function buildWeb(outDir?: string): Promise<string> {
 /**
  * Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. WebRTC may use
  * no UDP at all (the app's direct links try, and fall back to the relay), unless `webrtc` is set: WebRTC tests run
- * inside a loopback-only network namespace and allow loopback candidates (test/e2e/webrtc.test.ts).
+ * inside a loopback-only network namespace and allow loopback candidates (test/e2e/webrtc.test.ts). `extraArgs`:
+ * more switches (a fake camera showing a video file, for example).
  */
-export function launchChromium(options: { webrtc?: boolean } = {}): Promise<Browser> {
+export function launchChromium(options: { webrtc?: boolean; extraArgs?: string[] } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
@@ -66,6 +67,7 @@ export function launchChromium(options: { webrtc?: boolean } = {}): Promise<Brow
       '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider',
       '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
       ...(options.webrtc ? ['--allow-loopback-in-peer-connection'] : ['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
+      ...(options.extraArgs ?? []),
     ],
   });
 }

@@ -8,6 +8,8 @@ export interface SchoolInfo {
   partners: { name: string; root: string }[];
   relay: { peerId: string; ws: string[]; tcp: string[] };
   methods?: string[];
+  /** The school's rules a device applies itself (absent from older relays: the model's defaults then). */
+  policy?: { pupilDirectMessages?: boolean };
 }
 
 export class EnrollError extends Error {

@@ -91,6 +91,68 @@ export interface MessagePage {
   hasMore: boolean;
 }
 
+/** A member of a group as the group info shows it. */
+export interface MemberView {
+  /** `account@school`. */
+  account: string;
+  /** From the member's device certificates; the account id while no device of the member is known. */
+  name: string;
+  /** The school role (pupil, teacher, ...) from the certificates; '' while unknown. */
+  role: string;
+  groupRole: 'owner' | 'moderator' | 'member' | 'reader';
+  /** The member's school, when it is a partner school. */
+  partnerSchool?: string;
+  me: boolean;
+}
+
+export interface GroupInfo {
+  id: string;
+  name: string;
+  kind: GroupKind;
+  retentionDays: number;
+  whoMayPost: 'members' | 'moderators';
+  readReceipts: boolean;
+  members: MemberView[];
+  /** This account's devices listed in the group (this one included). */
+  myDevices: number;
+}
+
+/** Someone this device knows from its groups, for the people search of "Neuer Chat". */
+export interface Person {
+  account: string;
+  name: string;
+  role: string;
+  partnerSchool?: string;
+  /** The direct chat with this person, when there is one already. */
+  direct?: string;
+  /** The school's policy lets this account start a direct chat with them. */
+  mayMessage: boolean;
+}
+
+/** One device of this account, as the school's relay knows it ("Meine Geräte"). */
+export interface MyDevice {
+  device: string;
+  /** The name the account gave it ('' until renamed). */
+  name: string;
+  enrolledAt: number;
+  lastSeen?: number;
+  online: boolean;
+  /** This device. */
+  current: boolean;
+  /** 'code', 'approval' (a code from another device of the account), or a sign-in method. */
+  via: string;
+  revoked: boolean;
+}
+
+/** A one-time code that enrolls another device of this account (device approval), valid for a few minutes. */
+export interface ApprovalCode {
+  code: string;
+  expiresAt: number;
+  /** The enrollment link (…/#enroll=CODE) and its QR code as an SVG document (shown as an image only). */
+  url?: string;
+  qrSvg?: string;
+}
+
 export interface Opened {
   profile: ProfileSummary;
   status: ConnectionStatus;
@@ -101,10 +163,11 @@ export interface EngineApi {
   /** Every profile in this browser (names only: their data stays closed). */
   profiles(): ProfileSummary[];
   /**
-   * Enrolls a new device at the relay this app came from, creating a profile whose data is encrypted under `pin`
-   * (a PIN or passphrase), and opens it for this port.
+   * Enrolls a new device at the relay this app came from — with a one-time code, or signing in with the school's
+   * user name and password (`signIn`, method 'ldap', where /api/school offers it) — creating a profile whose data is
+   * encrypted under `pin` (a PIN or passphrase), and opens it for this port.
    */
-  enroll(args: { code: string; pin: string }): Opened;
+  enroll(args: { code: string; pin: string } | { signIn: { method: string; username: string; password: string }; pin: string }): Opened;
   /** Unlocks a profile with its PIN for this port (tab): its engine starts, events for it flow to this port. */
   open(args: { profile: string; pin: string }): Opened;
   /** Attaches this port to a profile that is unlocked already (another tab, or before a reload); else 'locked'. */
@@ -140,6 +203,22 @@ export interface EngineApi {
   directAnnounce(args: { link: string }): { self: string; relay: string[] };
   /** A direct link's byte pipe (transferred): the worker runs Noise with the device key and a sync session over it. */
   directAttach(args: { port: MessagePort; initiator: boolean; device?: string }): null;
+  /** Name, kind, policy and members (with roles and partner-school badges) of a group. */
+  groupInfo(args: { group: string }): GroupInfo;
+  /** The people this device knows from its groups (not this account), sorted by name. */
+  people(): Person[];
+  /**
+   * Opens the direct chat with `account`, creating it if there is none; 'forbidden' (detail 'direct-refused') when
+   * the school's policy does not allow it.
+   */
+  openDirect(args: { account: string }): { group: string; created: boolean };
+  /** This account's devices, from the relay (needs the link to the relay; 'account' with detail 'unreachable' else). */
+  myDevices(): MyDevice[];
+  renameDevice(args: { device: string; name: string }): null;
+  /** Revokes a device of this account: the relay drops it within seconds. */
+  revokeDevice(args: { device: string }): null;
+  /** Asks the relay for a short-lived one-time code for a new device of this account. */
+  approvalCode(): ApprovalCode;
 }
 
 export type Method = keyof EngineApi;
@@ -157,11 +236,15 @@ export type ErrorCode =
   | 'closed'
   | 'bad-request'
   | 'attachment'
+  | 'account'
   | 'internal';
 
 export interface ApiError {
   code: ErrorCode;
-  /** For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...). */
+  /**
+   * For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...); for
+   * 'account': the account protocol's (not-yours, too-many-codes, unreachable, ...).
+   */
   detail?: string;
   /** For 'wrong-pin': how long the next attempt has to wait. */
   retryAfterMs?: number;

@@ -1,7 +1,7 @@
 import { msg, updateWhenLocaleChanges } from '@lit/localize';
-import { LitElement, css, html } from 'lit';
+import { LitElement, css, html, nothing } from 'lit';
 import { EngineCallError, EngineClient } from '../api/client.ts';
-import type { AppEvent, ChatSummary, ConnectionStatus, MessageView, Opened, ProfileSummary } from '../api/protocol.ts';
+import type { AppEvent, ChatSummary, ConnectionStatus, GroupInfo, MessageView, Opened, Person, ProfileSummary } from '../api/protocol.ts';
 import './chat-list.ts';
 import './chat-view.ts';
 import type { ChatView, EditDetail, MessageRefDetail, ReactDetail, SendDetail, SendFilesDetail } from './chat-view.ts';
@@ -59,8 +59,10 @@ export class App extends LitElement {
     hasMore: { state: true },
     enrollCode: { state: true },
     schoolName: { state: true },
+    methods: { state: true },
     fatal: { state: true },
     canAskNotify: { state: true },
+    dialog: { state: true },
   };
   declare view: View;
   declare profiles: ProfileSummary[];
@@ -74,9 +76,13 @@ export class App extends LitElement {
   declare hasMore: boolean;
   declare enrollCode: string;
   declare schoolName: string;
+  /** Sign-in methods the school offers besides codes ('ldap': the school password). */
+  declare methods: string[];
   declare fatal: string;
   /** The browser can show notifications and has not been asked yet. */
   declare canAskNotify: boolean;
+  /** The open dialog (its module is loaded on first use): group info, or the people search of "Neuer Chat". */
+  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | { kind: 'devices' } | undefined;
 
   private client: EngineClient | undefined;
   private min = PAGE;
@@ -102,8 +108,10 @@ export class App extends LitElement {
     this.hasMore = false;
     this.enrollCode = '';
     this.schoolName = '';
+    this.methods = [];
     this.fatal = '';
     this.canAskNotify = typeof Notification === 'function' && Notification.permission === 'default';
+    this.dialog = undefined;
   }
 
   override connectedCallback(): void {
@@ -133,9 +141,11 @@ export class App extends LitElement {
     }
     this.client.on((e) => this.onEvent(e));
     void fetch('/api/school')
-      .then((r) => (r.ok ? (r.json() as Promise<{ school: { name: string } }>) : undefined))
+      .then((r) => (r.ok ? (r.json() as Promise<{ school: { name: string }; methods?: unknown }>) : undefined))
       .then((info) => {
-        if (info) this.schoolName = info.school.name;
+        if (!info) return;
+        this.schoolName = info.school.name;
+        if (Array.isArray(info.methods)) this.methods = info.methods.filter((m): m is string => typeof m === 'string');
       })
       .catch(() => {});
     try {
@@ -160,7 +170,8 @@ export class App extends LitElement {
   }
 
   private showUnlock(profile: ProfileSummary): void {
-    this.stopDirect();
+    this.stopDirectLinks();
+    this.dialog = undefined;
     this.profile = profile;
     this.chats = [];
     this.selected = '';
@@ -184,23 +195,24 @@ export class App extends LitElement {
     this.view = 'chats';
     await this.loadChats();
     this.select(readHash().chat ?? '');
-    this.startDirect(profile.id);
+    this.startDirectLinks(profile.id);
   }
 
-  private startDirect(profile: string): void {
-    this.stopDirect();
+  private startDirectLinks(profile: string): void {
+    this.stopDirectLinks();
     const client = this.client;
     if (client) this.direct = import('../direct/index.ts').then((m) => m.startDirectLinks(client, profile), () => undefined);
   }
 
-  private stopDirect(): void {
+  private stopDirectLinks(): void {
     void this.direct?.then((d) => d?.stop());
     this.direct = undefined;
   }
 
   /** Locks the profile (its key is forgotten, its engine stops) and shows the profile picker. */
   private async switchProfile(): Promise<void> {
-    this.stopDirect();
+    this.stopDirectLinks();
+    this.dialog = undefined;
     await this.call('lock');
     storageSet('session', TAB_PROFILE, null);
     this.profile = undefined;
@@ -381,6 +393,74 @@ export class App extends LitElement {
     }
   }
 
+  /** Where the focus goes back to when a dialog closes. */
+  private dialogOpener: HTMLElement | undefined;
+
+  private rememberOpener(): void {
+    let el = document.activeElement as HTMLElement | null;
+    while (el?.shadowRoot?.activeElement) el = el.shadowRoot.activeElement as HTMLElement;
+    this.dialogOpener = el ?? undefined;
+  }
+
+  private closeDialog(): void {
+    this.dialog = undefined;
+    this.dialogOpener?.focus();
+    this.dialogOpener = undefined;
+  }
+
+  private async showInfo(group: string): Promise<void> {
+    this.rememberOpener();
+    const [info] = await Promise.all([this.call('groupInfo', { group }), import('./group-info.ts')]);
+    this.dialog = { kind: 'info', info };
+  }
+
+  private async showNewChat(): Promise<void> {
+    this.rememberOpener();
+    const [people] = await Promise.all([this.call('people'), import('./new-chat.ts')]);
+    this.dialog = { kind: 'new-chat', people, error: '', busy: false };
+  }
+
+  private async showDevices(): Promise<void> {
+    this.rememberOpener();
+    await import('./my-devices.ts');
+    this.dialog = { kind: 'devices' };
+  }
+
+  /** Opens (or starts) the direct chat with the person picked in "Neuer Chat"; a refusal shows in the dialog. */
+  private async startDirect(person: Person): Promise<void> {
+    const d = this.dialog;
+    if (d?.kind !== 'new-chat' || d.busy) return;
+    this.dialog = { ...d, busy: true, error: '' };
+    try {
+      const { group } = await this.call('openDirect', { account: person.account });
+      await this.loadChats();
+      this.dialog = undefined;
+      this.dialogOpener = undefined;
+      location.hash = `chat=${encodeURIComponent(group)}`;
+    } catch (error) {
+      const refused = error instanceof EngineCallError && error.detail === 'direct-refused';
+      const reason = refused
+        ? msg('Deine Schule erlaubt diesen Direktchat nicht (zum Beispiel Chats zwischen Schülerinnen und Schülern).', { id: 'new.refused' })
+        : msg('Der Chat konnte nicht geöffnet werden.', { id: 'new.failed' });
+      this.dialog = { ...d, busy: false, error: reason };
+    }
+  }
+
+  private renderDialog() {
+    const d = this.dialog;
+    if (d?.kind === 'info') return html`<sm-group-info .info=${d.info} @close=${this.closeDialog}></sm-group-info>`;
+    if (d?.kind === 'devices') return html`<sm-my-devices .client=${this.client} @close=${this.closeDialog}></sm-my-devices>`;
+    if (d?.kind === 'new-chat')
+      return html`<sm-new-chat
+        .people=${d.people}
+        error=${d.error}
+        ?busy=${d.busy}
+        @pick-person=${(e: CustomEvent<Person>) => this.startDirect(e.detail)}
+        @close=${this.closeDialog}
+      ></sm-new-chat>`;
+    return nothing;
+  }
+
   private async onEnrolled(e: CustomEvent<Opened>): Promise<void> {
     // A pupil's offline messages must not be evicted: ask the browser to keep this site's storage.
     void navigator.storage?.persist?.().catch(() => false);
@@ -398,6 +478,7 @@ export class App extends LitElement {
           .client=${this.client}
           .code=${this.enrollCode}
           school-name=${this.schoolName}
+          .methods=${this.methods}
           ?can-go-back=${this.profiles.length > 0}
           @enrolled=${this.onEnrolled}
           @back=${() => (this.view = 'profiles')}
@@ -427,6 +508,8 @@ export class App extends LitElement {
             ?can-ask-notify=${this.canAskNotify}
             @switch-profile=${this.switchProfile}
             @ask-notify=${this.askNotify}
+            @new-chat=${this.showNewChat}
+            @my-devices=${this.showDevices}
           ></sm-chat-list>
           <section class="main" aria-label=${chat ? chat.name : msg('Chat', { id: 'app.chat-pane' })}>
             <sm-chat
@@ -437,6 +520,7 @@ export class App extends LitElement {
               @send=${this.onSend}
               @send-files=${this.onSendFiles}
               .loadAttachment=${this.loadAttachment}
+              @show-info=${(e: CustomEvent<string>) => this.showInfo(e.detail)}
               @react=${(e: CustomEvent<ReactDetail>) => this.change(() => this.call('react', e.detail))}
               @edit-message=${(e: CustomEvent<EditDetail>) => this.change(() => this.call('edit', e.detail))}
               @delete-message=${(e: CustomEvent<MessageRefDetail>) => this.change(() => this.call('deleteMessage', e.detail))}
@@ -446,7 +530,8 @@ export class App extends LitElement {
               }}
             ></sm-chat>
           </section>
-        </main>`;
+        </main>
+        ${this.renderDialog()}`;
       }
     }
   }

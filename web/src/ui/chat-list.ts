@@ -4,7 +4,7 @@ import { repeat } from 'lit/directives/repeat.js';
 import type { ChatSummary, ConnectionStatus, ProfileSummary } from '../api/protocol.ts';
 import { currentLocale, switchLocale } from '../i18n/locale.ts';
 import { avatarColour, initials, kindLabel, listTime } from './format.ts';
-import { bellIcon, globeIcon, linkIcon, offlineIcon, switchIcon } from './icons.ts';
+import { bellIcon, devicesIcon, globeIcon, linkIcon, newChatIcon, offlineIcon, switchIcon } from './icons.ts';
 import { base } from './styles.ts';
 
 /** The chat list: every group of the profile with its last message, time and unread count. */
@@ -98,6 +98,22 @@ export class ChatList extends LitElement {
         </div>
         <button class="icon-button" lang=${other} aria-label=${other === 'en' ? 'English' : 'Deutsch'} title=${other === 'en' ? 'English' : 'Deutsch'} @click=${() => switchLocale(other)}>
           ${globeIcon}
+        </button>
+        <button
+          class="icon-button"
+          aria-label=${msg('Neuer Chat', { id: 'new.title' })}
+          title=${msg('Neuer Chat', { id: 'new.title' })}
+          @click=${() => this.dispatchEvent(new CustomEvent('new-chat', { bubbles: true, composed: true }))}
+        >
+          ${newChatIcon}
+        </button>
+        <button
+          class="icon-button"
+          aria-label=${msg('Meine Geräte', { id: 'devices.title' })}
+          title=${msg('Meine Geräte', { id: 'devices.title' })}
+          @click=${() => this.dispatchEvent(new CustomEvent('my-devices', { bubbles: true, composed: true }))}
+        >
+          ${devicesIcon}
         </button>
         <button
           class="icon-button"

@@ -8,7 +8,7 @@ import './attachment-view.ts';
 import type { AttachmentLoader } from './attachment-view.ts';
 import { FileProblem, prepareFile } from './files.ts';
 import { avatarColour, dayKey, dayLabel, fullTime, initials, kindLabel, membersLabel, nameColour, roleLabel, timeOf } from './format.ts';
-import { attachIcon, backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
+import { attachIcon, backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, infoIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
 import { base } from './styles.ts';
 
 type Row =
@@ -567,6 +567,14 @@ export class ChatView extends LitElement {
           <h1 id="chat-title">${chat.name}</h1>
           <span class="sub">${kindLabel(chat.kind)} · ${membersLabel(chat.members)}</span>
         </div>
+        <button
+          class="icon-button info"
+          aria-label=${msg('Gruppeninfo', { id: 'chat.info' })}
+          title=${msg('Gruppeninfo', { id: 'chat.info' })}
+          @click=${() => this.dispatchEvent(new CustomEvent('show-info', { detail: chat.id, bubbles: true, composed: true }))}
+        >
+          ${infoIcon}
+        </button>
       </header>
       <lit-virtualizer
         scroller

@@ -3,7 +3,8 @@
  * SharedWorker it serves all tabs of the app (one engine per profile, however many tabs show it); as a dedicated
  * Worker (browsers without SharedWorker) it serves one tab.
  */
-import { EnrollError, enroll } from '@schoolmesh/client';
+import { type Credentials, EnrollError, enroll } from '@schoolmesh/client';
+import { AccountProtocolError, checkDeviceName } from '@schoolmesh/client/account';
 import { AttachmentError, EngineError } from '@schoolmesh/engine';
 import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
 import { deleteIdbStorage, openIdbStorage } from '@schoolmesh/storage-idb';
@@ -12,6 +13,7 @@ import { isSendableType } from '../api/files.ts';
 import type { ApiError, AppEvent, EngineApi, FromWorker, Method, Opened, Request, ToWorker } from '../api/protocol.ts';
 import { EncryptedStorage, WrongPinError, deriveProfileKey } from './encrypted-storage.ts';
 import { type ProfileRecord, deleteProfile, getProfile, listProfiles, profileDatabase, putProfile, summaryOf } from './registry.ts';
+import { DirectChatRefused } from './people.ts';
 import { ProfileRuntime, storeNewProfile } from './runtime.ts';
 
 interface PortLike {
@@ -54,6 +56,19 @@ const FREE_ATTEMPTS = 5;
 function checkPin(pin: unknown): string {
   if (typeof pin !== 'string' || [...pin].length < MIN_PIN_LENGTH) throw new ApiFailure({ code: 'bad-request', detail: 'short-pin', message: `a PIN has at least ${MIN_PIN_LENGTH} characters` });
   return pin;
+}
+
+/** A one-time code (normalized to XXXXX-XXXXX-XXXXX), or a password sign-in; anything else is a bad request. */
+function credentialsOf(args: Parameters<EngineApi['enroll']>[0]): Credentials {
+  if ('signIn' in args && args.signIn) {
+    const { method, username, password } = args.signIn;
+    if (typeof method !== 'string' || typeof username !== 'string' || typeof password !== 'string' || username.trim() === '' || password === '')
+      throw new ApiFailure({ code: 'enroll', detail: 'bad-request', message: 'a sign-in needs a method, a user name and a password' });
+    return { method, username: username.trim(), password };
+  }
+  const clean = String('code' in args ? args.code : '').trim().toUpperCase();
+  if (!/^[0-9A-Z]{5}-?[0-9A-Z]{5}-?[0-9A-Z]{5}$/.test(clean)) throw new ApiFailure({ code: 'enroll', detail: 'bad-code', message: 'malformed code' });
+  return { code: clean.includes('-') ? clean : `${clean.slice(0, 5)}-${clean.slice(5, 10)}-${clean.slice(10)}` };
 }
 
 /** Derives the profile's key from the PIN and proves it against the profile's check record. */
@@ -149,15 +164,13 @@ async function current(client: Client): Promise<ProfileRuntime> {
 function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineApi[M]>) => Promise<ReturnType<EngineApi[M]>> } {
   return {
     profiles: () => listProfiles(),
-    enroll: async ({ code, pin }) => {
-      const secret = checkPin(pin);
-      const clean = String(code).trim().toUpperCase();
-      if (!/^[0-9A-Z]{5}-?[0-9A-Z]{5}-?[0-9A-Z]{5}$/.test(clean)) throw new ApiFailure({ code: 'enroll', detail: 'bad-code', message: 'malformed code' });
-      const normal = clean.includes('-') ? clean : `${clean.slice(0, 5)}-${clean.slice(5, 10)}-${clean.slice(10)}`;
+    enroll: async (args) => {
+      const secret = checkPin(args.pin);
+      const credentials = credentialsOf(args);
       const salt = randomBytes(16);
       // Derive first: a slow device should not hold a redeemed code while it computes.
       const key = await deriveProfileKey(secret, salt, PASSPHRASE_ITERATIONS);
-      const { identity, info } = await enroll(self.location.origin, { code: normal });
+      const { identity, info } = await enroll(self.location.origin, credentials);
       const id = toBase64Url(randomBytes(9));
       const cert = identity.certificate;
       const record: ProfileRecord = {
@@ -245,6 +258,22 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       await (await current(client)).direct.attach(port, initiator === true, typeof device === 'string' ? device : undefined);
       return null;
     },
+    groupInfo: async ({ group }) => (await current(client)).groupInfo(group),
+    people: async () => (await current(client)).people(),
+    openDirect: async ({ account }) => {
+      if (typeof account !== 'string' || account === '') throw new ApiFailure({ code: 'bad-request', message: 'account: an account reference' });
+      return (await current(client)).openDirect(account);
+    },
+    myDevices: async () => (await current(client)).myDevices(),
+    renameDevice: async ({ device, name }) => {
+      await (await current(client)).renameDevice(String(device), checkDeviceName(name));
+      return null;
+    },
+    revokeDevice: async ({ device }) => {
+      await (await current(client)).revokeDevice(String(device));
+      return null;
+    },
+    approvalCode: async () => (await current(client)).approvalCode(),
   };
 }
 
@@ -252,6 +281,9 @@ function toApiError(error: unknown): ApiError {
   if (error instanceof ApiFailure) return error.error;
   if (error instanceof EnrollError) return { code: 'enroll', detail: error.code, message: error.message };
   if (error instanceof AttachmentError) return { code: 'attachment', detail: error.code, message: error.message };
+  if (error instanceof AccountProtocolError) return { code: 'account', detail: error.code, message: error.message };
+  if (error instanceof DirectChatRefused)
+    return error.reason === 'policy' ? { code: 'forbidden', detail: 'direct-refused', message: error.message } : { code: 'bad-request', detail: error.reason, message: error.message };
   if (error instanceof EngineError) {
     const code = error.code === 'unknown-group' || error.code === 'not-a-member' ? 'unknown-group' : error.code === 'closed' ? 'closed' : 'forbidden';
     return { code, detail: error.code, message: error.message };

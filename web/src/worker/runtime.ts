@@ -1,13 +1,16 @@
 import { type SchoolInfo, renewIfDue, schoolInfo, trustFor } from '@schoolmesh/client';
+import { AccountProtocolError, type AccountRequest, accountCall } from '@schoolmesh/client/account';
+import { multiaddr } from '@multiformats/multiaddr';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
-import { BUCKET_MS, isExpired } from '@schoolmesh/model';
+import { BUCKET_MS, type SchoolPolicy, defaultSchoolPolicy, isExpired } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
-import type { AppEvent, ChatSummary, ConnectionStatus, FileToSend, MessagePage, MessageView, ProfileSummary } from '../api/protocol.ts';
+import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
 import { DirectLinks } from './direct.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import { type BrowserRelayConnection, connectBrowserToRelay } from './net.ts';
+import { DirectChatRefused, directPartner, directWith, groupInfo, knownPeople, mayMessage, people } from './people.ts';
 import { profileDatabase } from './registry.ts';
 
 type ChatMessage = Awaited<ReturnType<Engine['messages']>>[number];
@@ -280,7 +283,7 @@ export class ProfileRuntime {
       }
       out.push({
         id: g.id,
-        name: g.name,
+        name: this.chatName(g.id, g.name),
         kind: g.kind,
         members: g.members,
         canPost: this.canPost(g.id),
@@ -292,6 +295,74 @@ export class ProfileRuntime {
     }
     out.sort((a, b) => (b.last?.ts ?? 0) - (a.last?.ts ?? 0) || a.name.localeCompare(b.name, 'de'));
     return out;
+  }
+
+  // ------------------------------------------------------------ people and group info
+
+  /** The name of a partner school by its id; undefined for this device's own school. */
+  private partnerName = (school: string): string | undefined =>
+    school === this.identity.certificate.school ? undefined : (this.info.partners.find((p) => p.root === school)?.name ?? '?');
+
+  /** The school's rules as its relay announced them (defaults where it announced none). */
+  private schoolPolicy(): SchoolPolicy {
+    return { ...defaultSchoolPolicy, pupilDirectMessages: this.info.policy?.pupilDirectMessages ?? defaultSchoolPolicy.pupilDirectMessages };
+  }
+
+  /** A direct chat is named for the other person; every other group by its own name. */
+  private chatName(group: string, name: string): string {
+    const partner = directPartner(this.engine, group);
+    return partner ? (knownPeople(this.engine).get(partner)?.name ?? name) : name;
+  }
+
+  groupInfo(group: string): GroupInfo {
+    const state = this.requireGroup(group);
+    return groupInfo(this.engine, group, this.chatName(group, state.name), this.partnerName);
+  }
+
+  people(): Person[] {
+    return people(this.engine, this.identity.certificate.role, this.partnerName, this.schoolPolicy());
+  }
+
+  /** Opens the direct chat with `account`, or creates it (both as members; the policy decides who may). */
+  async openDirect(account: string): Promise<{ group: string; created: boolean }> {
+    const existing = directWith(this.engine, account);
+    if (existing) return { group: existing, created: false };
+    const person = knownPeople(this.engine).get(account);
+    if (!person || account === this.engine.account) throw new DirectChatRefused('unknown-person', 'this device does not know that person');
+    if (!mayMessage(this.identity.certificate.role, person, this.schoolPolicy())) throw new DirectChatRefused('policy', "the school's policy does not allow this direct chat");
+    const mine = this.identity.certificate.displayName;
+    const group = await this.engine.createGroup({ kind: 'direct', name: `${mine} · ${person.name}`, members: [{ account, role: 'member' }] });
+    this.touchAll();
+    return { group, created: true };
+  }
+
+  // ------------------------------------------------------------ this account's devices (account protocol)
+
+  /** One request to the relay over the libp2p connection the sync link already has. */
+  private account(request: AccountRequest) {
+    const node = this.connection?.node;
+    if (!node || this.status.state !== 'online') throw new AccountProtocolError('unreachable', 'no connection to the school');
+    return accountCall(node, this.info.relay.ws.map((a) => multiaddr(a)), request);
+  }
+
+  async myDevices(): Promise<MyDevice[]> {
+    const answer = await this.account({ type: 'list' });
+    return answer.type === 'devices' ? answer.devices : [];
+  }
+
+  async renameDevice(device: string, name: string): Promise<void> {
+    await this.account({ type: 'rename', device, name });
+  }
+
+  async revokeDevice(device: string): Promise<void> {
+    await this.account({ type: 'revoke', device });
+  }
+
+  async approvalCode(): Promise<ApprovalCode> {
+    const answer = await this.account({ type: 'code', origin: self.location.origin });
+    if (answer.type !== 'issued') throw new AccountProtocolError('bad-response', 'no code in the answer');
+    const { code, expiresAt, url, qrSvg } = answer;
+    return { code, expiresAt, ...(url ? { url } : {}), ...(qrSvg ? { qrSvg } : {}) };
   }
 
   async messages(group: string, min = 60): Promise<MessagePage> {

@@ -1,0 +1,248 @@
+/**
+ * The web app's account and people features end to end, in Chromium against a real relay process: group info from
+ * the chat header, direct messages started from the people search (umlauts found by their ASCII spellings, the
+ * school's pupil-to-pupil rule honoured), received by a teacher's Node device. Axe runs on every new screen;
+ * screenshots go to test/artifacts/.
+ */
+import { rm } from 'node:fs/promises';
+import AxeBuilder from '@axe-core/playwright';
+import { accountRef } from '@schoolmesh/model';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
+import { type NodeDevice, type Pupil, buildWeb, launchChromium, nodeDevice, openPupil, screenshot, webBuildDir } from './support.ts';
+
+const WAIT = 20_000;
+const PIN = '2580';
+
+async function expectNoAxeViolations(page: Page, screen: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`);
+  expect(found, `axe on the ${screen} screen`).toEqual([]);
+}
+
+async function enrollWith(page: Page, code: string, pin: string): Promise<void> {
+  await page.getByLabel('Anmeldecode').fill(code);
+  await page.getByLabel('Neue PIN für dieses Profil').fill(pin);
+  await page.getByLabel('PIN wiederholen').fill(pin);
+  await page.getByLabel('PIN wiederholen').press('Enter');
+}
+
+describe('web app: group info and direct messages', () => {
+  let webRoot: string;
+  let relay: RelayProcess;
+  let teacher: NodeDevice;
+  let mia: NodeDevice;
+  let browser: Browser;
+  let ben: Pupil;
+  let group: string;
+
+  beforeAll(async () => {
+    webRoot = await webBuildDir();
+    const school = (async () => {
+      // This school does not let pupils write to each other directly.
+      relay = await startRelay(await setupRelay('Gesamtschule Nord', { webRoot, policy: { pupilDirectMessages: false } }));
+      teacher = await nodeDevice(relay, 'muessig', 'teacher', 'Herr Müßig');
+      const id = relay.info.school.id;
+      group = await teacher.engine.createGroup({
+        kind: 'class',
+        name: 'Klasse 8c',
+        members: [
+          { account: accountRef(id, 'ben'), role: 'member' },
+          { account: accountRef(id, 'mia'), role: 'moderator' },
+          { account: accountRef(id, 'lukas'), role: 'member' },
+        ],
+      });
+      await (await teacher.engine.post(group, { text: 'Willkommen in der 8c!' })).acked;
+      mia = await nodeDevice(relay, 'mia', 'pupil', 'Mia Schäfer');
+    })();
+    const [, started] = await Promise.all([buildWeb(webRoot), launchChromium(), school]);
+    browser = started;
+    ben = await openPupil(browser, { viewport: { width: 1100, height: 760 } });
+  }, 90_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await mia?.close();
+    await teacher?.close();
+    await relay?.stop();
+    if (relay) await removeSetup(relay.setup);
+    if (webRoot) await rm(webRoot, { recursive: true, force: true });
+  });
+
+  it('shows group info: kind, policy, members with roles, own devices', async () => {
+    const code = await relay.issueCode('ben', 'pupil', 'Ben Öztürk');
+    await ben.page.goto(relay.http);
+    // This school has no password sign-in: the enrollment screen offers codes only.
+    await ben.page.getByText('Gesamtschule Nord').waitFor({ timeout: WAIT });
+    expect(await ben.page.getByRole('tab').count()).toBe(0);
+    await enrollWith(ben.page, code, PIN);
+    const entry = ben.page.getByRole('link', { name: /Klasse 8c/ });
+    await entry.waitFor({ timeout: WAIT });
+    await expect.poll(() => entry.textContent(), { timeout: WAIT }).toContain('Willkommen');
+    await entry.click();
+    // Mia's device joined the group too (her name comes from her certificate).
+    await expect.poll(() => teacher.engine.state(group)?.devices.size, { timeout: WAIT }).toBeGreaterThanOrEqual(3);
+
+    const infoButton = ben.page.getByRole('button', { name: 'Gruppeninfo' });
+    await infoButton.click();
+    const dialog = ben.page.getByRole('dialog', { name: 'Klasse 8c' });
+    await dialog.waitFor({ timeout: WAIT });
+    await expect.poll(() => dialog.textContent()).toContain('4 Mitglieder');
+    const text = (await dialog.textContent()) ?? '';
+    expect(text).toContain('Klasse');
+    expect(text).toContain('14 Tage, dann werden Nachrichten gelöscht');
+    expect(text).toContain('alle Mitglieder');
+    const members = dialog.getByRole('listitem');
+    await expect.poll(() => members.count()).toBe(4);
+    // The owner first, then the moderator, then the rest by name; roles from the certificates.
+    const rows = await members.allTextContents();
+    expect(rows[0]).toContain('Herr Müßig');
+    expect(rows[0]).toContain('Lehrkraft');
+    expect(rows[0]).toContain('Gruppenleitung');
+    expect(rows[1]).toContain('Mia Schäfer');
+    expect(rows[1]).toContain('Moderation');
+    expect(rows[2]).toContain('Ben Öztürk');
+    expect(rows[2]).toContain('(Du)');
+    expect(rows[3]).toContain('lukas'); // no device yet: known by the account id
+    expect(text).toMatch(/Deine Geräte in dieser Gruppe\s*1/);
+    await expectNoAxeViolations(ben.page, 'group info');
+    await screenshot(ben.page, '10-group-info');
+    // Escape closes it, and the focus goes back to the button that opened it.
+    await ben.page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
+    await expect.poll(() => infoButton.evaluate((el) => el.matches(':focus'))).toBe(true);
+  });
+
+  it('starts a direct chat from the people search; the teacher receives it; a second start reopens it', async () => {
+    const page = ben.page;
+    await page.getByRole('button', { name: 'Neuer Chat' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Neuer Chat' });
+    await dialog.waitFor({ timeout: WAIT });
+    const search = dialog.getByRole('searchbox', { name: 'Person suchen' });
+    await expect.poll(() => search.evaluate((el) => el.matches(':focus'))).toBe(true);
+    const people = dialog.getByRole('list', { name: 'Personen' }).getByRole('button');
+    await expect.poll(() => people.count(), { timeout: WAIT }).toBe(3);
+    // German collation: Herr Müßig, lukas, Mia Schäfer.
+    expect(await dialog.locator('ul .name').allTextContents()).toEqual(['Herr Müßig', 'lukas', 'Mia Schäfer']);
+    // Umlauts and ß are found by their ASCII spellings.
+    for (const q of ['muessig', 'mussig', 'Müß', 'schaefer', 'schafer']) {
+      await search.fill(q);
+      await expect.poll(() => people.count(), { message: q }).toBe(1);
+    }
+    await search.fill('xyz');
+    await expect.poll(() => dialog.getByText('Niemand gefunden.').count()).toBe(1);
+
+    // A pupil may not start a chat with another pupil at this school: a clear refusal, nothing created.
+    await search.fill('mia');
+    await people.first().click();
+    await expect.poll(() => dialog.getByRole('alert').textContent(), { timeout: WAIT }).toContain('erlaubt diesen Direktchat nicht');
+    expect(await page.getByRole('link', { name: /Mia/ }).count()).toBe(0);
+    await expectNoAxeViolations(page, 'new chat (refused)');
+    await screenshot(page, '11-new-chat-refused');
+
+    // The teacher is allowed: Enter on the search picks the first hit.
+    await search.fill('muess');
+    await expectNoAxeViolations(page, 'new chat');
+    await screenshot(page, '12-new-chat-search');
+    await search.press('Enter');
+    await expect.poll(() => dialog.count(), { timeout: WAIT }).toBe(0);
+    await expect.poll(() => page.locator('sm-chat h1').textContent(), { timeout: WAIT }).toBe('Herr Müßig');
+    const box = page.getByRole('textbox', { name: /Nachricht an/ });
+    await box.fill('Guten Tag Herr Müßig, eine Frage zu den Hausaufgaben.');
+    await box.press('Enter');
+
+    // The teacher's device gets the direct chat and, once it holds the key, the message.
+    let direct = '';
+    await expect
+      .poll(
+        async () => {
+          direct = teacher.engine.groups().find((g) => g.kind === 'direct')?.id ?? '';
+          if (!direct || !teacher.engine.canRead(direct)) return [];
+          const all = await Promise.all(teacher.engine.liveBuckets(direct).map((b) => teacher.engine.messages(direct, b)));
+          return all.flat().map((m) => m.text);
+        },
+        { timeout: WAIT },
+      )
+      .toContain('Guten Tag Herr Müßig, eine Frage zu den Hausaufgaben.');
+    await (await teacher.engine.post(direct, { text: 'Gern, Ben. Was ist unklar?' })).acked;
+    await expect.poll(() => page.locator('sm-chat article').filter({ hasText: 'Was ist unklar?' }).count(), { timeout: WAIT }).toBe(1);
+    await screenshot(page, '13-direct-chat');
+
+    // Starting it again opens the same chat instead of a second one.
+    await page.getByRole('link', { name: /Klasse 8c/ }).click();
+    await page.getByRole('button', { name: 'Neuer Chat' }).click();
+    await dialog.waitFor({ timeout: WAIT });
+    await search.fill('Müßig');
+    await expect.poll(() => people.first().textContent()).toContain('Chat vorhanden');
+    await people.first().click();
+    await expect.poll(() => page.locator('sm-chat h1').textContent(), { timeout: WAIT }).toBe('Herr Müßig');
+    expect(await page.getByRole('link', { name: /^Herr Müßig/ }).count()).toBe(1);
+    expect(teacher.engine.groups().filter((g) => g.kind === 'direct')).toHaveLength(1);
+    expect(ben.errors).toEqual([]);
+  });
+
+  it('lists, renames and revokes own devices, and approves a new device with a code shown as text and QR code', async () => {
+    const page = ben.page;
+    const openDevices = async () => {
+      await page.getByRole('button', { name: 'Meine Geräte' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Meine Geräte' });
+      await dialog.waitFor({ timeout: WAIT });
+      return dialog;
+    };
+    let dialog = await openDevices();
+    let items = dialog.getByRole('list', { name: 'Geräte deines Kontos' }).getByRole('listitem');
+    await expect.poll(() => items.count(), { timeout: WAIT }).toBe(1);
+    expect(await items.first().textContent()).toContain('Dieses Gerät');
+    expect(await items.first().textContent()).toContain('jetzt verbunden');
+
+    // Rename: the form opens in place, Enter saves, the focus returns to the button.
+    await dialog.getByRole('button', { name: /umbenennen$/ }).click();
+    const nameBox = dialog.getByRole('textbox', { name: /Neuer Name für/ });
+    await nameBox.fill('Laptop im Kinderzimmer');
+    await nameBox.press('Enter');
+    await expect.poll(() => items.first().locator('.name').textContent(), { timeout: WAIT }).toBe('Laptop im Kinderzimmer');
+
+    // A one-time code for a new device of this account, as text and as a QR code.
+    await dialog.getByRole('button', { name: 'Code für ein neues Gerät' }).click();
+    const codeText = dialog.locator('p.code');
+    await codeText.waitFor({ timeout: WAIT });
+    const code = ((await codeText.textContent()) ?? '').trim();
+    expect(code).toMatch(/^[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5}$/);
+    const qr = dialog.getByRole('img', { name: 'QR-Code mit dem Anmeldelink' });
+    await expect.poll(() => qr.evaluate((img) => (img as HTMLImageElement).complete && (img as HTMLImageElement).naturalWidth), { timeout: WAIT }).toBeGreaterThan(0);
+    expect(await dialog.textContent()).toMatch(/Gültig bis \d\d:\d\d Uhr/);
+    await expectNoAxeViolations(page, 'my devices');
+    await screenshot(page, '14-my-devices-code');
+
+    // Ben's phone (another browser) enters the code: it is Ben's device, in Ben's class.
+    const phone = await openPupil(browser, { viewport: { width: 400, height: 760 } });
+    await phone.page.goto(relay.http);
+    await enrollWith(phone.page, code, '1357');
+    await phone.page.getByRole('link', { name: /Klasse 8c/ }).waitFor({ timeout: WAIT });
+    expect(await phone.page.locator('sm-chat-list .sub').first().textContent()).toContain('Ben Öztürk');
+    await expect.poll(() => phone.page.getByRole('status').first().textContent(), { timeout: WAIT }).toContain('Verbunden');
+
+    // The laptop lists it, approved by one of Ben's devices, and signs it out.
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
+    dialog = await openDevices();
+    items = dialog.getByRole('list', { name: 'Geräte deines Kontos' }).getByRole('listitem');
+    await expect.poll(() => items.count(), { timeout: WAIT }).toBe(2);
+    expect(await items.nth(1).textContent()).toContain('von einem deiner Geräte bestätigt');
+    await screenshot(page, '15-my-devices-list');
+    await items.nth(1).getByRole('button', { name: /abmelden$/ }).click();
+    const confirm = dialog.getByRole('group', { name: /abmelden\?$/ });
+    await confirm.getByRole('button', { name: 'Abmelden' }).click();
+    await expect.poll(() => items.nth(1).textContent(), { timeout: WAIT }).toContain('Abgemeldet');
+    await expectNoAxeViolations(page, 'my devices (revoked)');
+    await screenshot(page, '16-my-devices-revoked');
+    // The relay drops the phone within seconds: it shows the offline banner and cannot get back in.
+    await expect.poll(() => phone.page.getByRole('status').first().textContent(), { timeout: WAIT }).toContain('Offline');
+    expect(relay.logs.some((l) => l.includes('device revoked by its account'))).toBe(true);
+    // The laptop itself stays connected.
+    expect(await items.first().textContent()).toContain('jetzt verbunden');
+    await phone.context.close();
+    expect(ben.errors).toEqual([]);
+  });
+});
