@@ -4,12 +4,14 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { extname, join, normalize, sep } from 'node:path';
 import { constantTimeEqual } from '@schoolmesh/crypto';
 import type { DeviceCertificate } from '@schoolmesh/identity';
-import type { Role } from '@schoolmesh/model';
+import type { Role, SchoolPolicy } from '@schoolmesh/model';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import type { Logger } from 'pino';
 import QRCode from 'qrcode';
 import { type Enrollment, EnrollmentError } from './enrollment.ts';
+import type { SyncReport } from './directory-sync.ts';
 import type { RelayMetrics } from './metrics.ts';
+import { PolicyError } from './school-policy.ts';
 
 export interface HttpContext {
   school: { id: string; name: string; root: string };
@@ -27,6 +29,11 @@ export interface HttpContext {
   refreshMetrics(): Promise<void>;
   /** Revocation takes effect at once: sessions of the devices are dropped. */
   revoke(devices: string[]): Promise<void>;
+  /** The directory sync service, if the relay runs one. */
+  directorySync(): { run(trigger: 'admin', options: { force: boolean }): Promise<SyncReport>; lastReport(): SyncReport | undefined; isRunning(): boolean } | undefined;
+  /** The school policy; an update is applied to the directory groups at once (their set-policy ops listed). */
+  policy(): SchoolPolicy;
+  updatePolicy(patch: unknown): Promise<{ policy: SchoolPolicy; updates: SyncReport['policyUpdates'] }>;
 }
 
 const MAX_BODY = 16 * 1024;
@@ -132,6 +139,32 @@ export function createHttpServer(ctx: HttpContext): Server {
         throw new HttpError(400, 'devices: a list of device ids (base64url keys)', 'bad-request');
       await ctx.revoke(devices as string[]);
       json(res, 200, { revoked: ctx.enrollment.revokedDevices() });
+    },
+    'GET /api/admin/sync': async (req, res) => {
+      admin(req);
+      const sync = ctx.directorySync();
+      json(res, 200, { configured: sync !== undefined, running: sync?.isRunning() ?? false, report: sync?.lastReport() ?? null });
+    },
+    'POST /api/admin/sync': async (req, res) => {
+      admin(req);
+      const body = await readJson(req);
+      const sync = ctx.directorySync();
+      if (!sync) throw new HttpError(409, 'this relay runs no directory sync (config: directorySync)', 'not-configured');
+      json(res, 200, { report: await sync.run('admin', { force: body.force === true }) });
+    },
+    'GET /api/admin/policy': async (req, res) => {
+      admin(req);
+      json(res, 200, { policy: ctx.policy() });
+    },
+    'PUT /api/admin/policy': async (req, res) => {
+      admin(req);
+      const body = await readJson(req);
+      try {
+        json(res, 200, await ctx.updatePolicy(body));
+      } catch (error) {
+        if (error instanceof PolicyError) throw new HttpError(400, error.message, 'bad-request');
+        throw error;
+      }
     },
     'GET /api/admin/devices': async (req, res) => {
       admin(req);

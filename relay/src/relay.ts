@@ -20,6 +20,8 @@ import { type RelayKeys, loadRelayKeys } from './keystore.ts';
 import { RelayMetrics } from './metrics.ts';
 import { createRelayNode } from './node.ts';
 import { DeviceRateLimiter } from './rate-limit.ts';
+import { SchoolPolicyStore } from './school-policy.ts';
+import { type SyncHost, startSyncHost } from './sync-host.ts';
 
 /** Bytes a peer may send before its credential is admitted: a HELLO (certificate ≤ 8 KiB) and an AUTH, framed. */
 const PRE_ADMISSION_BYTES = 16 * 1024;
@@ -40,6 +42,8 @@ export class Relay {
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping: Promise<void> | undefined;
   readonly startedAt = Date.now();
+  /** The directory sync service (the `directorySync` config section), when configured. */
+  syncHost: SyncHost | undefined;
 
   private constructor(
     readonly config: RelayConfig,
@@ -54,6 +58,7 @@ export class Relay {
     readonly node: Libp2p,
     readonly http: Server,
     readonly federation: Federation,
+    readonly policies: SchoolPolicyStore,
   ) {}
 
   static async start(config: RelayConfig, options: RelayOptions = {}): Promise<Relay> {
@@ -69,6 +74,7 @@ export class Relay {
     for (const a of options.authenticators ?? []) enrollment.addAuthenticator(a);
     if (config.directory) enrollment.addAuthenticator(await ldapAuthenticator(config, log));
     const metrics = new RelayMetrics();
+    const policies = await SchoolPolicyStore.open(config.dataDir, config.directorySync?.policy);
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
     const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
     const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice });
@@ -109,10 +115,14 @@ export class Relay {
       relayAddrs: () => relay.addresses(),
       health: () => relay.health(),
       refreshMetrics: () => relay.refreshMetrics(),
-      revoke: async (devices) => {
-        await enrollment.revoke(devices);
-        const dropped = await hub.recheck();
-        log.warn({ devices, dropped }, 'devices revoked');
+      revoke: async (devices) => void (await relay.revoke(devices)),
+      directorySync: () => relay.syncHost?.sync,
+      policy: () => policies.get(),
+      updatePolicy: async (patch) => {
+        const policy = await policies.update(patch);
+        const updates = (await relay.syncHost?.sync.applyPolicies(policy)) ?? [];
+        log.warn({ policy, groups: updates.length }, 'school policy changed');
+        return { policy, updates };
       },
     });
     await new Promise<void>((resolve, reject) => {
@@ -122,8 +132,20 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, policies);
     await relay.sweep();
+    if (config.directorySync) {
+      relay.syncHost = await startSyncHost({
+        config,
+        keys,
+        trust,
+        enrollment,
+        policies,
+        relayAddrs: () => relay.addresses(),
+        revoke: (devices) => relay.revoke(devices).then(() => {}),
+        log: log.child({ component: 'directory-sync' }),
+      });
+    }
     federation.start(config.federation.partners);
     const refreshPartners = async () => {
       if ((await federation.refreshRevocations(config.federation.partners, trust)) > 0) await hub.recheck();
@@ -182,16 +204,23 @@ export class Relay {
     this.metrics.storeBytes.set(await directoryBytes(join(this.config.dataDir, 'store')));
   }
 
-  /** Revokes devices now: signed list, stored, sessions dropped. */
+  /**
+   * Revokes devices now: signed list, stored, sessions dropped; the sync account then takes them out of the groups
+   * it owns, rotating each group's key (in the background: a running sync finishes first).
+   */
   async revoke(devices: string[]): Promise<number> {
     await this.enrollment.revoke(devices);
-    return this.hub.recheck();
+    const dropped = await this.hub.recheck();
+    this.log.warn({ devices, dropped }, 'devices revoked');
+    void this.syncHost?.sync.removeRevokedDevices(devices).catch((error: Error) => this.log.error({ err: error }, 'rotation after revocation failed'));
+    return dropped;
   }
 
   /** Graceful stop: no new sessions, open sessions closed, the store closed after its last write. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      await this.syncHost?.stop().catch((error: Error) => this.log.error({ err: error }, 'sync service did not stop cleanly'));
       this.federation.stop();
       await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
       this.hub.closeAll('relay shutting down');
