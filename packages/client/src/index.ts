@@ -1,1 +1,2 @@
 export { type Credentials, EnrollError, type SchoolInfo, enroll, refreshRevocations, schoolInfo, trustFor } from './enroll.ts';
+export { ADMIN_HEADERS, ADMIN_REQUEST_CONTEXT, type AdminRequestFields, AdminRequestError, adminFetch, adminRequestMessage, bodyHashOf, signAdminRequest } from './admin-request.ts';
