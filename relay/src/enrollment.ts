@@ -80,6 +80,8 @@ export interface IssuedDevice {
   issuedAt: number;
   notAfter: number;
   via: string;
+  /** A name an admin gave the device ("Laptop Raum 104"). */
+  label?: string;
 }
 
 const CODE = (hash: string) => ['relay', 'code', hash] as const;
@@ -210,6 +212,18 @@ export class Enrollment {
   async devices(): Promise<IssuedDevice[]> {
     const records = await this.storage.loadRange(['relay', 'device']);
     return records.map((r) => JSON.parse(fromUtf8.decode(r.data)) as IssuedDevice);
+  }
+
+  /** Gives an enrolled device a name (admins tell devices apart by it); false for an unknown device. */
+  renameDevice(device: string, label: string): Promise<boolean> {
+    return this.exclusive(async () => {
+      const stored = await this.storage.load(DEVICE(device));
+      if (!stored) return false;
+      const record = JSON.parse(fromUtf8.decode(stored)) as IssuedDevice;
+      const next: IssuedDevice = { ...record, label };
+      await this.storage.save(DEVICE(device), utf8.encode(JSON.stringify(next)));
+      return true;
+    });
   }
 
   revokedDevices(): string[] {

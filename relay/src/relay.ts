@@ -11,8 +11,11 @@ import { type LevelStorageAdapter, openLevelStorage } from '@schoolmesh/storage-
 import type { LocalCredential } from '@schoolmesh/sync';
 import { toBase64Url } from '@schoolmesh/wire';
 import { type Logger, pino } from 'pino';
+import { AdminGate } from './admin-gate.ts';
+import { AuditLog } from './audit-log.ts';
 import { ConfigError, type RelayConfig } from './config.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
+import type { AdminGroup } from './admin-api.ts';
 import { Federation } from './federation.ts';
 import { createHttpServer } from './http.ts';
 import { SessionHub } from './hub.ts';
@@ -108,21 +111,32 @@ export class Relay {
       partners: config.federation.partners.map((p) => ({ name: p.name, root: p.root })),
       enrollment,
       metrics,
-      adminToken: keys.adminToken,
       webRoot: config.webRoot,
       failuresPerMinutePerAddress: config.enrollment.failuresPerMinutePerAddress,
       log: log.child({ component: 'http' }),
       relayAddrs: () => relay.addresses(),
       health: () => relay.health(),
       refreshMetrics: () => relay.refreshMetrics(),
-      revoke: async (devices) => void (await relay.revoke(devices)),
-      directorySync: () => relay.syncHost?.sync,
-      policy: () => policies.get(),
-      updatePolicy: async (patch) => {
-        const policy = await policies.update(patch);
-        const updates = (await relay.syncHost?.sync.applyPolicies(policy)) ?? [];
-        log.warn({ policy, groups: updates.length }, 'school policy changed');
-        return { policy, updates };
+      admin: {
+        gate: new AdminGate({ school: keys.schoolId, trust, adminToken: keys.adminToken }),
+        audit: await AuditLog.open(config.dataDir, keys),
+        enrollment,
+        log,
+        revoke: async (devices) => void (await relay.revoke(devices)),
+        directorySync: () => relay.syncHost?.sync,
+        policy: () => policies.get(),
+        updatePolicy: async (patch) => {
+          const policy = await policies.update(patch);
+          const updates = (await relay.syncHost?.sync.applyPolicies(policy)) ?? [];
+          log.warn({ policy, groups: updates.length }, 'school policy changed');
+          return { policy, updates };
+        },
+        groups: () => relay.adminGroups(),
+        partners: () => {
+          const connected = new Set(hub.peers().filter((p) => p.kind === 'relay').map((p) => p.school));
+          return config.federation.partners.map((p) => ({ ...p, connected: connected.has(p.root) }));
+        },
+        directorySettings: () => directorySettings(config),
       },
     });
     await new Promise<void>((resolve, reject) => {
@@ -157,6 +171,18 @@ export class Relay {
     for (const t of relay.timers) t.unref();
     log.info({ http: relay.httpUrl(), libp2p: node.getMultiaddrs().map(String), partners: config.federation.partners.length }, 'relay started');
     return relay;
+  }
+
+  /** Every group the relay holds, as its membership log says (names, counts, policy), with the sync's keys. */
+  adminGroups(): AdminGroup[] {
+    const keyOf = new Map((this.syncHost?.sync.groups() ?? []).map((g) => [g.group, g]));
+    return this.replica.groups().map((id) => {
+      const s = this.replica.state(id)!;
+      const d = keyOf.get(id);
+      const group: AdminGroup = { id, name: s.name, kind: s.kind, members: s.members.size, devices: s.devices.size, retentionDays: s.policy.retentionDays };
+      if (d) group.directory = { key: d.key, ended: d.endedAt !== undefined };
+      return group;
+    });
   }
 
   httpUrl(): string {
@@ -249,6 +275,15 @@ async function ldapAuthenticator(config: RelayConfig, log: Logger): Promise<Acco
   } catch (error) {
     throw new ConfigError(`invalid relay config: directory: ${(error as Error).message}`);
   }
+}
+
+/** What admins see of the directory settings: everything but the bind password. */
+function directorySettings(config: RelayConfig): Record<string, unknown> | undefined {
+  if (!config.directory && !config.directorySync) return undefined;
+  const ldap = config.directory ? { ...config.directory } : undefined;
+  if (ldap && 'bindPassword' in ldap) ldap.bindPassword = '(set)';
+  if (ldap && typeof ldap.tls === 'object' && ldap.tls !== null) ldap.tls = { ...(ldap.tls as Record<string, unknown>), key: undefined, passphrase: undefined };
+  return { ldap: ldap ?? null, sync: config.directorySync ?? null };
 }
 
 async function directoryBytes(dir: string): Promise<number> {
