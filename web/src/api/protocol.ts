@@ -103,6 +103,11 @@ export interface EngineApi {
   deleteMessage(args: { group: string; bucket: number; key: string }): null;
   /** The user has seen the group up to now: clears its unread count and sends a read receipt. */
   markRead(args: { group: string }): null;
+  /**
+   * Admin profiles only: one call of the relay's admin API (`/api/admin/…`), signed by this device's key in the
+   * worker (the key never reaches the page). Fails with 'forbidden' for other roles, 'admin' with the relay's reason.
+   */
+  adminRequest(args: { method: 'GET' | 'POST' | 'PUT'; path: string; body?: Record<string, unknown> }): unknown;
 }
 
 export type Method = keyof EngineApi;
@@ -119,11 +124,12 @@ export type ErrorCode =
   | 'forbidden'
   | 'closed'
   | 'bad-request'
+  | 'admin'
   | 'internal';
 
 export interface ApiError {
   code: ErrorCode;
-  /** For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...). */
+  /** For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...); for 'admin', the HTTP status. */
   detail?: string;
   /** For 'wrong-pin': how long the next attempt has to wait. */
   retryAfterMs?: number;
