@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
+import { schoolPolicyPatchSchema } from './school-policy.ts';
 
 /** A partner school the relay federates with: its root key and its relay's address (ending in /p2p/<id>). */
 const partner = z.object({
@@ -87,13 +88,42 @@ export const configSchema = z
      * package's own schema, whose errors name the field.
      */
     directory: z.record(z.string(), z.unknown()).optional(),
-    /** School-wide rules devices apply themselves (announced in /api/school). */
-    policy: z
+    /**
+     * The school policy's starting point (pupil-to-pupil direct chats, who may create groups, retention per group
+     * kind); admins change it in the console (kept in school-policy.json). Devices learn `pupilDirectMessages` from
+     * /api/school; the sync service applies retention to its groups.
+     */
+    policy: schoolPolicyPatchSchema.optional(),
+    /**
+     * The directory sync service: the school's sync account (an admin account whose device runs in the relay
+     * process) reads the directory (the `directory` section's LDAP server, or `csvFile`) every `intervalMinutes`
+     * and on demand, and keeps the school's groups in line with it (docs/admin-guide.md, "Directory sync").
+     */
+    directorySync: z
       .object({
-        /** May pupils start direct chats with other pupils? */
-        pupilDirectMessages: z.boolean().default(true),
+        /** The sync account's id (`<account>@<school>` owns every directory group). */
+        account: z.string().regex(/^[\p{L}\p{N}._-]{1,64}$/u, '1–64 letters, digits, ".", "_" or "-"').default('schoolmesh-sync'),
+        displayName: z.string().min(1).max(200).default('Schulverwaltung'),
+        intervalMinutes: z.number().positive().default(60),
+        /** Read this CSV file (relative to the data directory) instead of LDAP. */
+        csvFile: z.string().min(1).optional(),
+        /** The school year for CSV imports (LDAP takes it from the `directory` section). */
+        schoolYear: z.string().min(1).max(20).optional(),
+        /** Directory authoritative for this school's members (removes members added by hand). */
+        full: z.boolean().default(false),
+        /** A class announcement group per class (class teachers post, pupils and parents read). */
+        announcements: z.boolean().default(true),
+        /** Largest share of the school that may leave in one sync before it is refused (force overrides). */
+        maxLeaverShare: z.number().min(0).max(1).default(0.25),
+        /** Revoke the devices of people who left the directory. */
+        revokeLeavers: z.boolean().default(true),
+        /** Run one sync right after start-up. */
+        syncAtStart: z.boolean().default(true),
+        /** The school policy the sync applies to its groups (admins may change it later; see school-policy.json). */
+        policy: schoolPolicyPatchSchema.prefault({}),
       })
-      .prefault({}),
+      .strict()
+      .optional(),
     /** Directory with the built web app (web/dist); the relay serves it at /. */
     webRoot: z.string().optional(),
     log: z.object({ level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') }).prefault({}),

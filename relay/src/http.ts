@@ -2,13 +2,12 @@ import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
-import { constantTimeEqual } from '@schoolmesh/crypto';
 import type { DeviceCertificate } from '@schoolmesh/identity';
-import type { Role } from '@schoolmesh/model';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import type { Logger } from 'pino';
-import QRCode from 'qrcode';
+import { type AdminContext, adminRoutes } from './admin-api.ts';
 import { type Enrollment, EnrollmentError } from './enrollment.ts';
+import { HttpError, json } from './http-response.ts';
 import type { RelayMetrics } from './metrics.ts';
 
 export interface HttpContext {
@@ -16,10 +15,9 @@ export interface HttpContext {
   /** Partner schools whose devices this school's devices should trust (shared groups). */
   partners: { name: string; root: string }[];
   /** School-wide rules devices apply themselves. */
-  policy: { pupilDirectMessages: boolean };
+  policy: () => { pupilDirectMessages: boolean };
   enrollment: Enrollment;
   metrics: RelayMetrics;
-  adminToken: string;
   webRoot: string | undefined;
   failuresPerMinutePerAddress: number;
   log: Logger;
@@ -27,11 +25,11 @@ export interface HttpContext {
   relayAddrs(): { peerId: string; ws: string[]; tcp: string[] };
   health(): Record<string, unknown>;
   refreshMetrics(): Promise<void>;
-  /** Revocation takes effect at once: sessions of the devices are dropped. */
-  revoke(devices: string[]): Promise<void>;
+  /** The admin API (admin devices' signed requests, the operator's token on loopback). */
+  admin: AdminContext;
 }
 
-const MAX_BODY = 16 * 1024;
+export const MAX_BODY = 16 * 1024;
 
 const MIME: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',
@@ -46,16 +44,6 @@ const MIME: Record<string, string> = {
   '.woff2': 'font/woff2',
   '.txt': 'text/plain; charset=utf-8',
 };
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-    readonly code = 'error',
-  ) {
-    super(message);
-  }
-}
 
 /** The relay's HTTP side: the web app, enrollment, the revocation list, /healthz, /metrics, and the admin API. */
 export function createHttpServer(ctx: HttpContext): Server {
@@ -80,7 +68,7 @@ export function createHttpServer(ctx: HttpContext): Server {
       res.end(await ctx.metrics.registry.metrics());
     },
     'GET /api/school': async (_req, res) =>
-      json(res, 200, { school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs(), methods: ['code', ...ctx.enrollment.authenticatorNames], policy: ctx.policy }),
+      json(res, 200, { school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs(), methods: ['code', ...ctx.enrollment.authenticatorNames], policy: ctx.policy() }),
     'GET /api/revocations': async (_req, res) => {
       const list = ctx.enrollment.revocationList();
       if (!list) return void json(res, 404, { error: 'no-revocations', message: 'this school has revoked no device' });
@@ -101,7 +89,7 @@ export function createHttpServer(ctx: HttpContext): Server {
           cert = await ctx.enrollment.redeemPassword(body.method, body.username, body.password, keys, { address: ip });
         else throw new HttpError(400, 'send a code, or a method with username and password', 'bad-request');
         ctx.log.info({ account: cert.account, device: toBase64Url(cert.deviceKey) }, 'device enrolled');
-        json(res, 200, { certificate: toBase64Url(cert.bytes), school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs(), policy: ctx.policy });
+        json(res, 200, { certificate: toBase64Url(cert.bytes), school: ctx.school, partners: ctx.partners, relay: ctx.relayAddrs(), policy: ctx.policy() });
       } catch (error) {
         if (error instanceof EnrollmentError) {
           if (error.code !== 'bad-request' && error.code !== 'unavailable') failed(ip);
@@ -133,47 +121,8 @@ export function createHttpServer(ctx: HttpContext): Server {
         throw error;
       }
     },
-    'POST /api/admin/codes': async (req, res) => {
-      admin(req);
-      const body = await readJson(req);
-      const account = { account: String(body.account ?? ''), displayName: String(body.displayName ?? body.account ?? ''), role: String(body.role ?? '') as Role };
-      try {
-        const { code, expiresAt } = await ctx.enrollment.issueCode(account);
-        const host = req.headers.host ?? 'localhost';
-        const url = `http://${host}/#enroll=${code}`;
-        const qrSvg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
-        json(res, 200, { code, expiresAt, url, qrSvg, account: account.account });
-      } catch (error) {
-        if (error instanceof EnrollmentError) throw new HttpError(400, error.message, error.code);
-        throw error;
-      }
-    },
-    'POST /api/admin/revoke': async (req, res) => {
-      admin(req);
-      const body = await readJson(req);
-      const devices = body.devices;
-      if (!Array.isArray(devices) || devices.length === 0 || !devices.every((d) => typeof d === 'string' && /^[A-Za-z0-9_-]{43}$/.test(d)))
-        throw new HttpError(400, 'devices: a list of device ids (base64url keys)', 'bad-request');
-      await ctx.revoke(devices as string[]);
-      json(res, 200, { revoked: ctx.enrollment.revokedDevices() });
-    },
-    'GET /api/admin/devices': async (req, res) => {
-      admin(req);
-      const revoked = new Set(ctx.enrollment.revokedDevices());
-      json(res, 200, { devices: (await ctx.enrollment.devices()).map((d) => ({ ...d, revoked: revoked.has(d.device) })) });
-    },
+    ...adminRoutes(ctx.admin),
   };
-
-  function admin(req: IncomingMessage): void {
-    const remote = req.socket.remoteAddress ?? '';
-    const loopback = remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
-    if (!loopback) throw new HttpError(403, 'the admin API answers on loopback only', 'forbidden');
-    const token = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
-    const enc = new TextEncoder();
-    const a = enc.encode(token);
-    const b = enc.encode(ctx.adminToken);
-    if (a.length !== b.length || !constantTimeEqual(a, b)) throw new HttpError(401, 'wrong or missing admin token', 'unauthorized');
-  }
 
   return createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://relay').pathname;
@@ -186,11 +135,6 @@ export function createHttpServer(ctx: HttpContext): Server {
       json(res, 500, { error: 'internal', message: 'internal error' });
     });
   });
-}
-
-function json(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' });
-  res.end(JSON.stringify(body));
 }
 
 function key(value: unknown, name: string): Uint8Array {

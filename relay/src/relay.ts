@@ -14,10 +14,13 @@ import { toBase64Url } from '@schoolmesh/wire';
 import { type Logger, pino } from 'pino';
 import { ACCOUNT_PROTOCOL, ACCOUNT_STREAM_OPTIONS } from '@schoolmesh/client/account';
 import { AccountService } from './account.ts';
+import { AdminGate } from './admin-gate.ts';
+import { AuditLog } from './audit-log.ts';
 import { ConfigError, type RelayConfig } from './config.ts';
 import { BlobService } from './blob-service.ts';
 import { BlobStore } from './blob-store.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
+import type { AdminGroup } from './admin-api.ts';
 import { Federation } from './federation.ts';
 import { createHttpServer } from './http.ts';
 import { SessionHub } from './hub.ts';
@@ -26,6 +29,8 @@ import { RelayMetrics } from './metrics.ts';
 import { type CircuitPolicy, createRelayNode } from './node.ts';
 import { Presence } from './presence.ts';
 import { DeviceRateLimiter } from './rate-limit.ts';
+import { SchoolPolicyStore } from './school-policy.ts';
+import { type SyncHost, startSyncHost } from './sync-host.ts';
 
 /** Bytes a peer may send before its credential is admitted: a HELLO (certificate ≤ 8 KiB) and an AUTH, framed. */
 const PRE_ADMISSION_BYTES = 16 * 1024;
@@ -46,6 +51,8 @@ export class Relay {
   private timers: ReturnType<typeof setInterval>[] = [];
   private stopping: Promise<void> | undefined;
   readonly startedAt = Date.now();
+  /** The directory sync service (the `directorySync` config section), when configured. */
+  syncHost: SyncHost | undefined;
 
   private constructor(
     private current: RelayConfig,
@@ -64,6 +71,7 @@ export class Relay {
     private readonly partners: { name: string; root: string }[],
     readonly blobs: BlobStore,
     readonly presence: Presence,
+    readonly policies: SchoolPolicyStore,
   ) {}
 
   /** The config in force (the one given at start, or the last one `reload` applied). */
@@ -84,6 +92,7 @@ export class Relay {
     for (const a of options.authenticators ?? []) enrollment.addAuthenticator(a);
     if (config.directory) enrollment.addAuthenticator(await ldapAuthenticator(config, log));
     const metrics = new RelayMetrics();
+    const policies = await SchoolPolicyStore.open(config.dataDir, { ...config.policy, ...config.directorySync?.policy });
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
     const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
     const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice, handshakeMs: config.limits.handshakeSeconds * 1000 });
@@ -130,11 +139,8 @@ export class Relay {
       clock,
     });
     await node.handle(BLOB_PROTOCOL, (stream, connection) => blobService.handle(stream, connection), BLOB_STREAM_OPTIONS);
-    const revoke = async (devices: string[]) => {
-      await enrollment.revoke(devices);
-      const dropped = await hub.recheck();
-      log.warn({ devices, dropped }, 'devices revoked');
-    };
+    // The same revocation as an admin's: signed list, sessions dropped, and the sync account's groups rotate.
+    const revoke = async (devices: string[]) => void (await relay.revoke(devices));
     // A device acts on its own account (its devices, approving a new one) over the connection it already has.
     const account = new AccountService({ enrollment, hub, log, clock, revoke });
     await node.handle(ACCOUNT_PROTOCOL, (stream, connection) => account.handle(stream, connection), ACCOUNT_STREAM_OPTIONS);
@@ -145,17 +151,36 @@ export class Relay {
     const http = createHttpServer({
       school: { id: keys.schoolId, name: keys.schoolName, root: toBase64Url(keys.rootPublicKey) },
       partners,
-      policy: config.policy,
+      policy: () => ({ pupilDirectMessages: policies.get().pupilDirectMessages }),
       enrollment,
       metrics,
-      adminToken: keys.adminToken,
       webRoot: config.webRoot,
       failuresPerMinutePerAddress: config.enrollment.failuresPerMinutePerAddress,
       log: log.child({ component: 'http' }),
       relayAddrs: () => relay.addresses(),
       health: () => relay.health(),
       refreshMetrics: () => relay.refreshMetrics(),
-      revoke,
+      admin: {
+        gate: new AdminGate({ school: keys.schoolId, trust, adminToken: keys.adminToken }),
+        audit: await AuditLog.open(config.dataDir, keys),
+        enrollment,
+        log,
+        revoke,
+        directorySync: () => relay.syncHost?.sync,
+        policy: () => policies.get(),
+        updatePolicy: async (patch) => {
+          const policy = await policies.update(patch);
+          const updates = (await relay.syncHost?.sync.applyPolicies(policy)) ?? [];
+          log.warn({ policy, groups: updates.length }, 'school policy changed');
+          return { policy, updates };
+        },
+        groups: () => relay.adminGroups(),
+        partners: () => {
+          const connected = new Set(hub.peers().filter((p) => p.kind === 'relay').map((p) => p.school));
+          return relay.config.federation.partners.map((p) => ({ ...p, connected: connected.has(p.root) }));
+        },
+        directorySettings: () => directorySettings(config),
+      },
     });
     await new Promise<void>((resolve, reject) => {
       http.once('error', reject);
@@ -164,8 +189,20 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs, presence);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs, presence, policies);
     await relay.sweep();
+    if (config.directorySync) {
+      relay.syncHost = await startSyncHost({
+        config,
+        keys,
+        trust,
+        enrollment,
+        policies,
+        relayAddrs: () => relay.addresses(),
+        revoke: (devices) => relay.revoke(devices).then(() => {}),
+        log: log.child({ component: 'directory-sync' }),
+      });
+    }
     federation.start(config.federation.partners);
     await relay.refreshPartners();
     relay.startTimers();
@@ -218,6 +255,18 @@ export class Relay {
     this.log.info({ partners: next.federation.partners.length, added, removed, dropped, needsRestart }, 'config reloaded');
     if (needsRestart.length > 0) this.log.warn({ settings: needsRestart }, 'these settings changed but apply only after a restart');
     return needsRestart;
+  }
+
+  /** Every group the relay holds, as its membership log says (names, counts, policy), with the sync's keys. */
+  adminGroups(): AdminGroup[] {
+    const keyOf = new Map((this.syncHost?.sync.groups() ?? []).map((g) => [g.group, g]));
+    return this.replica.groups().map((id) => {
+      const s = this.replica.state(id)!;
+      const d = keyOf.get(id);
+      const group: AdminGroup = { id, name: s.name, kind: s.kind, members: s.members.size, devices: s.devices.size, retentionDays: s.policy.retentionDays };
+      if (d) group.directory = { key: d.key, ended: d.endedAt !== undefined };
+      return group;
+    });
   }
 
   httpUrl(): string {
@@ -275,16 +324,23 @@ export class Relay {
     this.metrics.blobStoreBytes.set(await this.blobs.bytes());
   }
 
-  /** Revokes devices now: signed list, stored, sessions dropped. */
+  /**
+   * Revokes devices now: signed list, stored, sessions dropped; the sync account then takes them out of the groups
+   * it owns, rotating each group's key (in the background: a running sync finishes first).
+   */
   async revoke(devices: string[]): Promise<number> {
     await this.enrollment.revoke(devices);
-    return this.hub.recheck();
+    const dropped = await this.hub.recheck();
+    this.log.warn({ devices, dropped }, 'devices revoked');
+    void this.syncHost?.sync.removeRevokedDevices(devices).catch((error: Error) => this.log.error({ err: error }, 'rotation after revocation failed'));
+    return dropped;
   }
 
   /** Graceful stop: no new sessions, open sessions closed, the store closed after its last write. */
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       for (const t of this.timers) clearInterval(t);
+      await this.syncHost?.stop().catch((error: Error) => this.log.error({ err: error }, 'sync service did not stop cleanly'));
       this.federation.stop();
       await this.presence.stop();
       await this.node.unhandle(SYNC_PROTOCOL).catch(() => {});
@@ -319,6 +375,15 @@ async function ldapAuthenticator(config: RelayConfig, log: Logger): Promise<Acco
   } catch (error) {
     throw new ConfigError(`invalid relay config: directory: ${(error as Error).message}`);
   }
+}
+
+/** What admins see of the directory settings: everything but the bind password. */
+function directorySettings(config: RelayConfig): Record<string, unknown> | undefined {
+  if (!config.directory && !config.directorySync) return undefined;
+  const ldap = config.directory ? { ...config.directory } : undefined;
+  if (ldap && 'bindPassword' in ldap) ldap.bindPassword = '(set)';
+  if (ldap && typeof ldap.tls === 'object' && ldap.tls !== null) ldap.tls = { ...(ldap.tls as Record<string, unknown>), key: undefined, passphrase: undefined };
+  return { ldap: ldap ?? null, sync: config.directorySync ?? null };
 }
 
 async function directoryBytes(dir: string): Promise<number> {

@@ -8,3 +8,4 @@ export { globMatch, isLocked } from './ldap/connection.ts';
 export * from './ldap/read.ts';
 export * from './ldap/limiter.ts';
 export * from './ldap/authenticator.ts';
+export * from './report.ts';

@@ -205,6 +205,17 @@ export class Engine {
     });
   }
 
+  /**
+   * Takes a device out of a group (a revoked or lost device) and rotates the key, so the device cannot read what
+   * follows. Allowed for the device's own account and for owners and moderators above its account's rank.
+   */
+  removeDevice(group: string, device: string): Promise<void> {
+    return this.serial(async () => {
+      await this.signAndCommit(group, { type: 'remove-device', device });
+      await this.rotate(group);
+    });
+  }
+
   setRole(group: string, account: AccountRef, role: GroupRole): Promise<void> {
     return this.serial(() => this.signAndCommit(group, { type: 'set-role', account, role }));
   }

@@ -219,6 +219,11 @@ export interface EngineApi {
   revokeDevice(args: { device: string }): null;
   /** Asks the relay for a short-lived one-time code for a new device of this account. */
   approvalCode(): ApprovalCode;
+  /**
+   * Admin profiles only: one call of the relay's admin API (`/api/admin/…`), signed by this device's key in the
+   * worker (the key never reaches the page). Fails with 'forbidden' for other roles, 'admin' with the relay's reason.
+   */
+  adminRequest(args: { method: 'GET' | 'POST' | 'PUT'; path: string; body?: Record<string, unknown> }): unknown;
 }
 
 export type Method = keyof EngineApi;
@@ -237,13 +242,14 @@ export type ErrorCode =
   | 'bad-request'
   | 'attachment'
   | 'account'
+  | 'admin'
   | 'internal';
 
 export interface ApiError {
   code: ErrorCode;
   /**
    * For enrollment: the relay's error code (unknown-code, expired-code, too-many-attempts, unreachable, ...); for
-   * 'account': the account protocol's (not-yours, too-many-codes, unreachable, ...).
+   * 'account': the account protocol's (not-yours, too-many-codes, unreachable, ...); for 'admin', the HTTP status.
    */
   detail?: string;
   /** For 'wrong-pin': how long the next attempt has to wait. */

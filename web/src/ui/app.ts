@@ -16,9 +16,10 @@ const TAB_PROFILE = 'schoolmesh.profile';
 const LAST_PROFILE = 'schoolmesh.lastProfile';
 const PAGE = 60;
 
-function readHash(): { enroll?: string; chat?: string } {
+function readHash(): { enroll?: string; chat?: string; admin?: boolean } {
   const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  const out: { enroll?: string; chat?: string } = {};
+  const out: { enroll?: string; chat?: string; admin?: boolean } = {};
+  if (params.has('admin')) out.admin = true;
   const enroll = params.get('enroll');
   const chat = params.get('chat');
   if (enroll) out.enroll = enroll;
@@ -63,6 +64,7 @@ export class App extends LitElement {
     fatal: { state: true },
     canAskNotify: { state: true },
     dialog: { state: true },
+    admin: { state: true },
   };
   declare view: View;
   declare profiles: ProfileSummary[];
@@ -83,6 +85,8 @@ export class App extends LitElement {
   declare canAskNotify: boolean;
   /** The open dialog (its module is loaded on first use): group info, or the people search of "Neuer Chat". */
   declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | { kind: 'devices' } | undefined;
+  /** The admin console is open (`#admin`, admin profiles only; its code loads on first use). */
+  declare admin: boolean;
 
   private client: EngineClient | undefined;
   private min = PAGE;
@@ -112,6 +116,12 @@ export class App extends LitElement {
     this.fatal = '';
     this.canAskNotify = typeof Notification === 'function' && Notification.permission === 'default';
     this.dialog = undefined;
+    this.admin = false;
+  }
+
+  private showAdmin(wanted: boolean): void {
+    this.admin = wanted && this.profile?.role === 'admin';
+    if (this.admin) void import('./admin/admin-console.ts');
   }
 
   override connectedCallback(): void {
@@ -193,6 +203,7 @@ export class App extends LitElement {
     this.chats = [];
     this.chatsLoaded = false;
     this.view = 'chats';
+    this.showAdmin(readHash().admin === true);
     await this.loadChats();
     this.select(readHash().chat ?? '');
     this.startDirectLinks(profile.id);
@@ -225,12 +236,15 @@ export class App extends LitElement {
   }
 
   private onHash = (): void => {
-    const { enroll, chat } = readHash();
+    const { enroll, chat, admin } = readHash();
     if (enroll) {
       this.showEnroll(enroll);
       return;
     }
-    if (this.view === 'chats') this.select(chat ?? '');
+    if (this.view === 'chats') {
+      this.showAdmin(admin === true);
+      this.select(chat ?? '');
+    }
   };
 
   private onVisible = (): void => {
@@ -497,6 +511,7 @@ export class App extends LitElement {
           @back=${() => (this.view = this.profiles.length > 0 ? 'profiles' : 'enroll')}
         ></sm-unlock>`;
       case 'chats': {
+        if (this.admin) return html`<sm-admin-console .client=${this.client}></sm-admin-console>`;
         const chat = this.chats.find((c) => c.id === this.selected);
         return html`<main class="shell" data-open=${chat ? 'chat' : 'list'}>
           <sm-chat-list
@@ -511,6 +526,7 @@ export class App extends LitElement {
             @new-chat=${this.showNewChat}
             @my-devices=${this.showDevices}
           ></sm-chat-list>
+          ${this.profile?.role === 'admin' ? html`<a class="admin-link" href="#admin">${msg('Schulverwaltung', { id: 'admin.title' })}</a>` : ''}
           <section class="main" aria-label=${chat ? chat.name : msg('Chat', { id: 'app.chat-pane' })}>
             <sm-chat
               .chat=${chat}
@@ -555,6 +571,20 @@ export class App extends LitElement {
       sm-chat-list {
         border-right: 1px solid var(--line);
         min-height: 0;
+      }
+      .shell {
+        position: relative;
+      }
+      .admin-link {
+        position: absolute;
+        left: 1rem;
+        bottom: 0.75rem;
+        padding: 0.35rem 0.7rem;
+        border-radius: 8px;
+        background: var(--panel);
+        border: 1px solid var(--line);
+        color: var(--brand-strong);
+        font-size: 0.9rem;
       }
       .main {
         min-width: 0;

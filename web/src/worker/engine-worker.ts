@@ -3,7 +3,7 @@
  * SharedWorker it serves all tabs of the app (one engine per profile, however many tabs show it); as a dedicated
  * Worker (browsers without SharedWorker) it serves one tab.
  */
-import { type Credentials, EnrollError, enroll } from '@schoolmesh/client';
+import { AdminRequestError, type Credentials, EnrollError, adminFetch, enroll } from '@schoolmesh/client';
 import { AccountProtocolError, checkDeviceName } from '@schoolmesh/client/account';
 import { AttachmentError, EngineError } from '@schoolmesh/engine';
 import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
@@ -274,6 +274,18 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       return null;
     },
     approvalCode: async () => (await current(client)).approvalCode(),
+    adminRequest: async ({ method, path, body }) => {
+      const runtime = await current(client);
+      if (runtime.identity.certificate.role !== 'admin') throw new ApiFailure({ code: 'forbidden', message: 'only admin profiles use the admin API' });
+      if (!['GET', 'POST', 'PUT'].includes(method) || typeof path !== 'string' || !path.startsWith('/api/admin/'))
+        throw new ApiFailure({ code: 'bad-request', message: 'not an admin API request' });
+      try {
+        return await adminFetch(self.location.origin, runtime.identity, method, path, body);
+      } catch (error) {
+        if (error instanceof AdminRequestError) throw new ApiFailure({ code: 'admin', detail: String(error.status), message: error.message });
+        throw error;
+      }
+    },
   };
 }
 

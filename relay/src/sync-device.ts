@@ -1,0 +1,56 @@
+import { readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { generateAgreementKeyPair, generateSigningKeyPair } from '@schoolmesh/crypto';
+import { type DeviceIdentity, decodeDeviceIdentity, deviceIdentity, encodeDeviceIdentity, issueDeviceCertificate } from '@schoolmesh/identity';
+import { KeystoreError, type RelayKeys } from './keystore.ts';
+
+const DAY = 24 * 60 * 60 * 1000;
+
+/** Where the sync device's secret identity lives: next to the authority key, mode 0600. */
+export const syncIdentityPath = (dataDir: string) => join(dataDir, 'keys', 'sync-device.identity');
+
+/**
+ * The school's sync account's device on the relay's box: loaded from `keys/sync-device.identity`, or created (its
+ * keys generated here, certified by the relay's authority as an `admin` of the school) on first start. The
+ * certificate lasts as long as the authority certificate: a renewed device certificate would have to re-add the
+ * device to every group it owns (docs/roadmap.md, issue 3 item 5), and this device owns every directory group.
+ */
+export async function loadOrCreateSyncDevice(
+  dataDir: string,
+  keys: RelayKeys,
+  account: { account: string; displayName: string },
+  now = Date.now(),
+): Promise<{ identity: DeviceIdentity; created: boolean }> {
+  const path = syncIdentityPath(dataDir);
+  const existing = await stat(path).catch(() => undefined);
+  if (existing) {
+    let identity: DeviceIdentity;
+    try {
+      identity = await decodeDeviceIdentity(new Uint8Array(await readFile(path)));
+    } catch (error) {
+      throw new KeystoreError(`cannot load the sync device's identity ${path}: ${(error as Error).message}`);
+    }
+    const cert = identity.certificate;
+    if (cert.school !== keys.schoolId) throw new KeystoreError(`${path} belongs to another school`);
+    if (cert.account !== account.account)
+      throw new KeystoreError(`${path} is the device of "${cert.account}", the config names "${account.account}": keep the account, or move the file away to start a new sync account`);
+    if (cert.notAfter <= now) throw new KeystoreError(`the sync device's certificate expired on ${new Date(cert.notAfter).toISOString()}; renew the authority certificate, then move ${path} away`);
+    return { identity, created: false };
+  }
+  const signing = await generateSigningKeyPair();
+  const agreement = await generateAgreementKeyPair();
+  const certificate = await issueDeviceCertificate(keys.authority, keys.authorityCert, {
+    account: account.account,
+    displayName: account.displayName,
+    role: 'admin',
+    deviceKey: signing.publicKey,
+    agreementKey: agreement.publicKey,
+    notBefore: now - DAY,
+    notAfter: keys.authorityCert.notAfter,
+  });
+  const identity = deviceIdentity(signing, agreement, certificate);
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, encodeDeviceIdentity(identity), { mode: 0o600 });
+  await rename(tmp, path);
+  return { identity, created: true };
+}
