@@ -27,13 +27,13 @@ export function webBuildDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'schoolmesh-web-'));
 }
 
-/** Builds the web app (vite) into `outDir` (a fresh temporary directory by default) and returns it. */
-export async function buildWeb(outDir?: string): Promise<string> {
+/** Builds the web app (vite) into `outDir` (a fresh temporary directory by default) and returns it; `extraArgs` go to `vite build`. */
+export async function buildWeb(outDir?: string, extraArgs: readonly string[] = []): Promise<string> {
   outDir ??= await webBuildDir();
   const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
   const output: string[] = [];
   const code = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, [vite, 'build', '--config', join(root, 'web', 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+    const child = spawn(process.execPath, [vite, 'build', '--config', join(root, 'web', 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn', ...extraArgs], {
       cwd: join(root, 'web'),
       // vitest sets NODE_ENV=test, which would give a development build (lit's dev mode, no service worker).
       env: { ...process.env, NODE_ENV: 'production' },
