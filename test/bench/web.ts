@@ -277,6 +277,32 @@ class Bench {
     }
   }
 
+  /**
+   * The fix this benchmark led to, measured in the same run: formatting 200 message times with a new
+   * Intl.DateTimeFormat each (as the app did) and with one made once (as it does now), in the page at `rate`.
+   */
+  async formatting(rate: number): Promise<{ perCallMs: number; cachedMs: number }> {
+    const page = this.context.pages()[0] ?? (await this.context.newPage());
+    const session = await this.context.newCDPSession(page);
+    await session.send('Emulation.setCPUThrottlingRate', { rate });
+    try {
+      return await page.evaluate(() => {
+        const times = Array.from({ length: 200 }, (_, i) => Date.now() - i * 600_000);
+        const options: Intl.DateTimeFormatOptions = { hour: '2-digit', minute: '2-digit' };
+        let t = performance.now();
+        for (const ts of times) new Intl.DateTimeFormat('de-DE', options).format(ts);
+        const perCallMs = performance.now() - t;
+        t = performance.now();
+        const f = new Intl.DateTimeFormat('de-DE', options);
+        for (const ts of times) f.format(ts);
+        return { perCallMs, cachedMs: performance.now() - t };
+      });
+    } finally {
+      await session.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+      await session.detach();
+    }
+  }
+
   /** PBKDF2 with the profile's parameters in the engine worker's context (WebCrypto's own thread does it). */
   async pbkdf2Ms(): Promise<number> {
     const page = this.context.pages()[0] ?? (await this.context.newPage());
@@ -340,6 +366,7 @@ export async function run(): Promise<void> {
         );
       }
     }
+    const formatting = await bench.formatting(RATE);
     if (PROFILE) await bench.profile();
 
     const throttled = runs.filter((r) => r.rate === RATE);
@@ -379,7 +406,13 @@ export async function run(): Promise<void> {
       open_chat_worker_cpu_ms: { value: Math.round(med(throttled, (r) => sumMatching(r.openCpu, UNTHROTTLED))), unit: 'ms', note: 'engine worker (+WebCrypto) CPU while the chat opens (not throttled by CDP)' },
       open_chat_unthrottled_ms: { value: Math.round(openPlain), unit: 'ms', note: `baseline: no throttling, same run; ${n}` },
       open_chat_ratio_throttled_vs_unthrottled: { value: openEstimate / openPlain, unit: 'ratio' },
-      pin_key_derivation_ms: { value: Math.round(pbkdf2), unit: 'ms', note: 'PBKDF2-SHA-256, 600,000 iterations, in the page (WebCrypto thread, not throttled by CDP); part of the cold start' },
+      format_200_times_new_formatter_each_ms: {
+        value: Math.round(formatting.perCallMs),
+        unit: 'ms',
+        note: `before the fix, same run: 200 message times, each with a new Intl.DateTimeFormat, page ${RATE}x (the chat view formats two per message)`,
+      },
+      format_200_times_one_formatter_ms: { value: Math.round(formatting.cachedMs * 10) / 10, unit: 'ms', note: 'after: the same with one formatter made once (web/src/ui/format.ts)' },
+      pin_key_derivation_ms: { value: Math.round(pbkdf2), unit: 'ms', note: 'wall time of PBKDF2-SHA-256, 600,000 iterations, in the page (WebCrypto thread, not throttled by CDP); part of the cold start' },
     } satisfies Record<string, Metric>);
     log(`web suite took ${((performance.now() - started) / 1000).toFixed(0)} s`);
     report('web', metrics);
