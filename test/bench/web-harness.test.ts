@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { initialJs } from '../support/initial-js.ts';
-import { type CpuProfile, busyMs, hotspots } from './cdp.ts';
+import { type CpuProfile, busyMs, hotspots } from './cpu-profile.ts';
 import { cpuByName, processTree, sumMatching, threadTimes } from './threads.ts';
-import { pageProbe, throttledEstimate } from './web.ts';
+import { pageProbe, throttledEstimate } from './web-probe.ts';
 
 describe('web benchmark helpers', () => {
   it('reads per-thread CPU time of a process tree, and sees this thread work', () => {

@@ -19,9 +19,11 @@ import { rm } from 'node:fs/promises';
 import type { BrowserContext, Page } from 'playwright-core';
 import { buildWeb, webBuildDir } from '../e2e/support.ts';
 import { INITIAL_JS_BUDGET_KB, initialJs } from '../support/initial-js.ts';
-import { type BenchBrowser, type CpuProfile, busyMs, hotspots, launchBenchChromium } from './cdp.ts';
+import { type BenchBrowser, launchBenchChromium } from './cdp.ts';
+import { type CpuProfile, busyMs, hotspots } from './cpu-profile.ts';
 import { type Metric, median, report } from './report.ts';
 import { cpuByName, isRenderer, processTree, sumMatching, threadTimes } from './threads.ts';
+import { UNTHROTTLED, pageProbe, throttledEstimate } from './web-probe.ts';
 import { type WebSchool, seedWebSchool } from './web-school.ts';
 
 const RATE = 4;
@@ -30,8 +32,6 @@ const PROFILE = process.env.WEB_BENCH_PROFILE === '1';
 const WAIT = Number(process.env.WEB_BENCH_WAIT ?? 60_000);
 const PIN = '2580';
 const VIEWPORT = { width: 1280, height: 800 };
-/** Renderer threads CDP's throttle does not slow: the engine's SharedWorker (or a dedicated Worker), WebCrypto, the service worker. */
-const UNTHROTTLED = /^(SharedWorker|DedicatedWorker|WebCrypto|ServiceWorker)/;
 
 const log = (message: string) => console.log(`[web bench ${new Date().toISOString().slice(11, 19)}] ${message}`);
 
@@ -50,49 +50,7 @@ export interface Run {
   openCpu: Map<string, number>;
 }
 
-/** The throttled estimate of a measured wall time: the unthrottled threads' CPU slowed by the same rate. */
-export function throttledEstimate(wallMs: number, cpu: Map<string, number>, rate: number): number {
-  return wallMs + (rate - 1) * sumMatching(cpu, UNTHROTTLED);
-}
 
-/**
- * Runs in every page of the benchmark's context before the app's scripts: notes, in the page's clock
- * (performance.now(), 0 at navigation start), the first animation frame in which the unlock screen's PIN field, the
- * full chat list and the large chat's newest message (on screen, inside the message list) are in the DOM (the frame
- * that paints them), and the input events that start the measured intervals. Plain JavaScript source: a function
- * compiled by tsx would carry helpers the page does not have.
- */
-export function pageProbe(expected: { groups: number; marker: string }): string {
-  return `(() => {
-  const expected = ${JSON.stringify(expected)};
-  const state = {};
-  window.__bench = state;
-  const app = () => document.querySelector('sm-app')?.shadowRoot;
-  addEventListener('keydown', (e) => {
-    if (e.key === 'Enter' && state.unlockReady !== undefined && state.submit === undefined) state.submit = e.timeStamp;
-  }, true);
-  addEventListener('click', (e) => {
-    if (state.list !== undefined && state.click === undefined && e.target?.localName === 'sm-app') state.click = e.timeStamp;
-  }, true);
-  const tick = (t) => {
-    const root = app();
-    if (state.unlockReady === undefined && root?.querySelector('sm-unlock')?.shadowRoot?.querySelector('#pin')) state.unlockReady = t;
-    if (state.list === undefined && (root?.querySelector('sm-chat-list')?.shadowRoot?.querySelectorAll('a.chat').length ?? 0) >= expected.groups) state.list = t;
-    if (state.click !== undefined && state.opened === undefined) {
-      const chat = root?.querySelector('sm-chat')?.shadowRoot;
-      const list = chat?.querySelector('lit-virtualizer');
-      const newest = [...(chat?.querySelectorAll('p.text') ?? [])].find((p) => p.textContent?.includes(expected.marker));
-      if (list && newest) {
-        const box = list.getBoundingClientRect();
-        const at = newest.getBoundingClientRect();
-        if (at.height > 0 && at.top >= box.top - 1 && at.bottom <= box.bottom + 1) state.opened = t;
-      }
-    }
-    requestAnimationFrame(tick);
-  };
-  requestAnimationFrame(tick);
-})();`;
-}
 
 type Probe = { unlockReady?: number; submit?: number; list?: number; click?: number; opened?: number };
 const probe = (page: Page) => page.evaluate(() => (window as unknown as { __bench: Probe }).__bench);
