@@ -6,6 +6,7 @@
  * connects playwright over CDP, and keeps a second, raw connection (`Cdp`) for the worker.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,7 +106,10 @@ export async function launchBenchChromium(): Promise<BenchBrowser> {
     await exited;
     await rm(profile, { recursive: true, force: true });
   };
-  process.once('exit', () => child.kill('SIGKILL'));
+  process.once('exit', () => {
+    child.kill('SIGKILL');
+    rmSync(profile, { recursive: true, force: true });
+  });
   try {
     const url = await new Promise<string>((resolve, reject) => {
       let text = '';
