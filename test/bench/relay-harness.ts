@@ -191,6 +191,8 @@ export interface BenchRelay {
   cpuSeconds(): number;
   metric(name: string): Promise<number>;
   health(): Promise<{ sessions: { devices: number; relays: number }; groups: number }>;
+  /** A one-time enrollment code from the relay's admin API (for a browser that enrolls as a real device does). */
+  issueCode(account: string, role: string, displayName?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -201,7 +203,7 @@ export interface BenchRelay {
 export async function startBenchRelay(
   name: string,
   limits: RelayLimits = {},
-  options: { validFrom?: number; nodeArgs?: string[] } = {},
+  options: { validFrom?: number; nodeArgs?: string[]; config?: Record<string, unknown> } = {},
 ): Promise<BenchRelay> {
   const validFrom = options.validFrom ?? Date.now() - 30 * DAY;
   const dir = await tempDir('schoolmesh-bench-relay-');
@@ -217,6 +219,7 @@ export async function startBenchRelay(
     loopbackOnly: true,
     limits,
     log: { level: 'info' },
+    ...options.config,
   };
   const configPath = join(dir, 'relay.json');
   await writeFile(configPath, JSON.stringify(config, null, 2));
@@ -273,6 +276,16 @@ export async function startBenchRelay(
       return match ? Number(match[1]) : 0;
     },
     health: async () => (await (await fetch(`${http}/healthz`)).json()) as { sessions: { devices: number; relays: number }; groups: number },
+    issueCode: async (account, role, displayName) => {
+      const res = await fetch(`${http}/api/admin/codes`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${keys.adminToken}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ account, role, displayName: displayName ?? account }),
+      });
+      const json = (await res.json()) as { code?: string; message?: string };
+      if (!res.ok || !json.code) throw new Error(`issuing a code: ${json.message ?? res.status}`);
+      return json.code;
+    },
     stop: async () => {
       await proc.stop();
       await removeDir(dir);

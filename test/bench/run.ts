@@ -8,6 +8,7 @@ import '../setup/node-env.ts';
 const suites: Record<string, () => Promise<void>> = {
   core: async () => (await import('./core.ts')).run(),
   relay: async () => (await import('./relay.ts')).run(),
+  web: async () => (await import('./web.ts')).run(),
 };
 
 const name = process.argv[2];

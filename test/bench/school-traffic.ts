@@ -61,7 +61,8 @@ const words = (
 ).split(' ');
 
 
-function chatText(rand: () => number): string {
+/** A German chat message of realistic length (seeded). */
+export function chatText(rand: () => number): string {
   // Chat messages are short: mostly 2-12 words, sometimes a long one.
   const n = rand() < 0.1 ? 20 + Math.floor(rand() * 30) : 2 + Math.floor(rand() * 10);
   const out: string[] = [];

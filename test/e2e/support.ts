@@ -5,10 +5,9 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { join, resolve } from 'node:path';
 import { enroll, trustFor } from '@schoolmesh/client';
 import { type Clock, Engine } from '@schoolmesh/engine';
 import type { Role } from '@schoolmesh/model';
@@ -17,6 +16,7 @@ import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { multiaddr } from '@multiformats/multiaddr';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type BundleReport, initialJs } from '../support/initial-js.ts';
 
 export const root = resolve(import.meta.dirname, '../..');
 export const artifacts = join(root, 'test', 'artifacts');
@@ -27,13 +27,13 @@ export function webBuildDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), 'schoolmesh-web-'));
 }
 
-/** Builds the web app (vite) into `outDir` (a fresh temporary directory by default) and returns it. */
-export async function buildWeb(outDir?: string): Promise<string> {
+/** Builds the web app (vite) into `outDir` (a fresh temporary directory by default) and returns it; `extraArgs` go to `vite build`. */
+export async function buildWeb(outDir?: string, extraArgs: readonly string[] = []): Promise<string> {
   outDir ??= await webBuildDir();
   const vite = join(root, 'node_modules', 'vite', 'bin', 'vite.js');
   const output: string[] = [];
   const code = await new Promise<number | null>((done) => {
-    const child = spawn(process.execPath, [vite, 'build', '--config', join(root, 'web', 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn'], {
+    const child = spawn(process.execPath, [vite, 'build', '--config', join(root, 'web', 'vite.config.ts'), '--outDir', outDir, '--emptyOutDir', '--logLevel', 'warn', ...extraArgs], {
       cwd: join(root, 'web'),
       // vitest sets NODE_ENV=test, which would give a development build (lit's dev mode, no service worker).
       env: { ...process.env, NODE_ENV: 'production' },
@@ -47,25 +47,29 @@ export async function buildWeb(outDir?: string): Promise<string> {
   return outDir;
 }
 
+/** Chromium's flags for tests and benchmarks: headless, nothing that phones home, every host name but loopback unresolvable. */
+export const CHROMIUM_ARGS: readonly string[] = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider',
+  '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+];
+
 /**
- * Chromium, headless, with nothing that phones home, and every host name but loopback unresolvable. WebRTC may use
- * no UDP at all (the app's direct links try, and fall back to the relay), unless `webrtc` is set: WebRTC tests run
- * inside a loopback-only network namespace and allow loopback candidates (test/e2e/webrtc.test.ts). `extraArgs`:
- * more switches (a fake camera showing a video file, for example).
+ * Chromium with CHROMIUM_ARGS. WebRTC may use no UDP at all (the app's direct links try, and fall back to the relay),
+ * unless `webrtc` is set: WebRTC tests run inside a loopback-only network namespace and allow loopback candidates
+ * (test/e2e/webrtc.test.ts). `extraArgs`: more switches (a fake camera showing a video file, for example).
  */
 export function launchChromium(options: { webrtc?: boolean; extraArgs?: string[] } = {}): Promise<Browser> {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-features=Translate,OptimizationHints,MediaRouter,DialMediaRouteProvider',
-      '--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost',
+      ...CHROMIUM_ARGS,
       ...(options.webrtc ? ['--allow-loopback-in-peer-connection'] : ['--force-webrtc-ip-handling-policy=disable_non_proxied_udp']),
       ...(options.extraArgs ?? []),
     ],
@@ -100,36 +104,11 @@ export async function screenshot(page: Page, name: string): Promise<string> {
   return path;
 }
 
-export interface BundleReport {
-  /** Every script a first visit loads before the app can show anything: the page's entry, its static imports, the engine worker and its static imports. */
-  files: { file: string; bytes: number; gzip: number }[];
-  initialJsGzipKb: number;
-}
+export type { BundleReport } from '../support/initial-js.ts';
 
-/**
- * What a first visit downloads in JavaScript: the entry script of index.html with its static imports, and the
- * engine worker it starts at once (with the worker's static imports). Lazy chunks (the English strings) do not
- * count. Written to test/artifacts/bundle-size.json.
- */
+/** What a first visit downloads in JavaScript (`initialJs`), also written to test/artifacts/bundle-size.json. */
 export async function measureInitialJs(dist: string): Promise<BundleReport> {
-  const html = await readFile(join(dist, 'index.html'), 'utf8');
-  const queue = [...html.matchAll(/<(?:script[^>]*\ssrc|link[^>]*rel="modulepreload"[^>]*\shref)="\/?([^"]+\.js)"/g)].map((m) => m[1]!);
-  const seen = new Set<string>();
-  const files: BundleReport['files'] = [];
-  while (queue.length > 0) {
-    const file = queue.shift()!;
-    if (seen.has(file)) continue;
-    seen.add(file);
-    const code = await readFile(join(dist, file));
-    files.push({ file, bytes: code.length, gzip: gzipSync(code, { level: 9 }).length });
-    const text = code.toString('utf8');
-    const dir = file.includes('/') ? file.slice(0, file.lastIndexOf('/') + 1) : '';
-    for (const m of text.matchAll(/(?:\bfrom|\bimport)\s*["'`](\.\/[^"'`]+\.js)["'`]/g)) queue.push(dir + m[1]!.slice(2));
-    // Workers started at load: new SharedWorker(new URL(`/assets/engine-worker-….js`, import.meta.url)).
-    for (const m of text.matchAll(/new URL\(\s*["'`]\/?((?:assets\/)?[\w.-]*worker[\w.-]*\.js)["'`]/g)) queue.push(m[1]!.startsWith('assets/') ? m[1]! : `assets/${basename(m[1]!)}`);
-  }
-  const initialJsGzipKb = Math.round((files.reduce((n, f) => n + f.gzip, 0) / 1024) * 10) / 10;
-  const report = { files, initialJsGzipKb };
+  const report = await initialJs(dist);
   await mkdir(artifacts, { recursive: true });
   await writeFile(join(artifacts, 'bundle-size.json'), `${JSON.stringify(report, null, 2)}\n`);
   return report;

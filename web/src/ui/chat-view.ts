@@ -139,19 +139,25 @@ export class ChatView extends LitElement {
 
   /**
    * Scrolls a row into view. The virtualizer pins its layout to that row until the user scrolls, so the newest
-   * message stays at the bottom while rows above are measured. Its layout starts asynchronously: until it exists,
-   * try again on the next frames.
+   * message stays at the bottom while rows above are measured. The virtualizer takes the new rows in its own update,
+   * after this one, and starts its layout asynchronously: until it knows the row, try again on the next frames (on a
+   * slow machine this takes many; giving up early left a chat opened at its oldest loaded message).
    */
   private async reveal(index: number, block: 'start' | 'end'): Promise<void> {
-    for (let attempt = 0; attempt < 20; attempt++) {
+    for (let attempt = 0; attempt < 120; attempt++) {
       const el = this.list;
       if (!el) return;
+      await el.updateComplete;
       try {
-        el.element(index)?.scrollIntoView({ block });
-        return;
+        const row = el.element(index);
+        if (row) {
+          row.scrollIntoView({ block });
+          return;
+        }
       } catch {
-        await new Promise((r) => requestAnimationFrame(r));
+        // no layout yet
       }
+      await new Promise((r) => requestAnimationFrame(r));
     }
   }
 
