@@ -2,20 +2,8 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { sha256 } from '@schoolmesh/crypto';
 import { canPost } from '@schoolmesh/membership';
 import { bucketOf, oldestLiveBucket } from '@schoolmesh/model';
-import {
-  BlobError,
-  BlobErrorCode,
-  BlobFrameReader,
-  type BlobRef,
-  getBlob,
-  openBlobChannel,
-  peerIdOfKey,
-  rawKeyOfPeer,
-  receiveChunks,
-  sendChunks,
-  sendFrame,
-  streamChannel,
-} from '@schoolmesh/net-libp2p';
+import { peerIdOfKey, rawKeyOfPeer, streamChannel } from '@schoolmesh/net-libp2p';
+import { BlobError, BlobErrorCode, BlobFrameReader, type BlobRef, getBlob, openBlobChannel, receiveChunks, sendChunks, sendFrame } from '@schoolmesh/net-libp2p/blob';
 import type { Replica } from '@schoolmesh/replica';
 import type { FrameChannel, PeerInfo } from '@schoolmesh/sync';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { BlobRef } from '@schoolmesh/net-libp2p';
+import type { BlobRef } from '@schoolmesh/net-libp2p/blob';
 
 const NAME = /^[A-Za-z0-9_-]{1,64}$/;
 const BUCKET_DIGITS = 10;

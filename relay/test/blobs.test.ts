@@ -15,17 +15,8 @@ import { generateAgreementKeyPair, generateSigningKeyPair, randomBytes, sealBlob
 import { AttachmentError, Engine, ManualClock } from '@schoolmesh/engine';
 import { deviceIdentity, issueDeviceCertificate } from '@schoolmesh/identity';
 import { BUCKET_MS, bucketOf, defaultGroupPolicy } from '@schoolmesh/model';
-import {
-  BLOB_PROTOCOL,
-  BlobErrorCode,
-  encodeBlobFrame,
-  getBlob,
-  openBlobChannel,
-  peerIdOfKey,
-  putBlob,
-  rawKeyOfPeer,
-  streamChannel,
-} from '@schoolmesh/net-libp2p';
+import { peerIdOfKey, rawKeyOfPeer, streamChannel } from '@schoolmesh/net-libp2p';
+import { BLOB_PROTOCOL, BlobErrorCode, encodeBlobFrame, getBlob, openBlobChannel, putBlob } from '@schoolmesh/net-libp2p/blob';
 import { epochIdOf } from '@schoolmesh/replica';
 import { loadRelayKeys, renewAuthority } from '@schoolmesh/relay';
 import { MemoryStorage } from '@schoolmesh/storage';

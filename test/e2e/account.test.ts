@@ -237,12 +237,13 @@ describe('web app: group info and direct messages', () => {
     await expect.poll(() => items.nth(1).textContent(), { timeout: WAIT }).toContain('Abgemeldet');
     await expectNoAxeViolations(page, 'my devices (revoked)');
     await screenshot(page, '16-my-devices-revoked');
-    // The relay drops the phone within seconds: it shows the offline banner and cannot get back in.
-    await expect.poll(() => phone.page.getByRole('status').first().textContent(), { timeout: WAIT }).toContain('Offline');
+    // The relay drops the phone within seconds and refuses it from then on: the phone says so (not just "offline").
+    await phone.page.getByRole('alert').filter({ hasText: 'Die Schule lässt dieses Gerät nicht mehr herein' }).waitFor({ timeout: WAIT });
     expect(relay.logs.some((l) => l.includes('device revoked by its account'))).toBe(true);
     // The laptop itself stays connected.
     expect(await items.first().textContent()).toContain('jetzt verbunden');
     await phone.context.close();
     expect(ben.errors).toEqual([]);
-  });
+    // A second browser enrolls in this test: more than the default minute on a loaded machine.
+  }, 150_000);
 });

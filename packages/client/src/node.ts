@@ -2,7 +2,8 @@ import type { Libp2p } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import type { Engine } from '@schoolmesh/engine';
 import type { DeviceIdentity } from '@schoolmesh/identity';
-import { RelayLink, type RelayLinkState, libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer, relayBlobTransport } from '@schoolmesh/net-libp2p';
+import { RelayLink, type RelayLinkState, libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer } from '@schoolmesh/net-libp2p';
+import { relayBlobTransport } from '@schoolmesh/net-libp2p/blob';
 import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
 import type { SchoolInfo } from './enroll.ts';
 

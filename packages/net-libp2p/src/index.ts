@@ -1,4 +1,3 @@
-export * from './blob/index.ts';
 export { type BytePipe, DIRECT_PROTOCOL, type SecuredDirect, secureDirect } from './direct-link.ts';
 export { type OpenedSync, dialSync, syncOverStream } from './client.ts';
 export { libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer } from './keys.ts';

@@ -14,7 +14,7 @@ import {
   putBlob,
   receiveChunks,
   sendFrame,
-} from '../src/index.ts';
+} from '../src/blob/index.ts';
 
 const group = toBase64Url(new Uint8Array(16).fill(7));
 const id = toBase64Url(new Uint8Array(32).fill(9));

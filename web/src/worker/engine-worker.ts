@@ -4,7 +4,6 @@
  * Worker (browsers without SharedWorker) it serves one tab.
  */
 import { AdminRequestError, type Credentials, EnrollError, adminFetch, enroll } from '@schoolmesh/client';
-import { AccountProtocolError, checkDeviceName } from '@schoolmesh/client/account';
 import { AttachmentError, EngineError } from '@schoolmesh/engine';
 import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
 import { deleteIdbStorage, openIdbStorage } from '@schoolmesh/storage-idb';
@@ -266,7 +265,7 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
     },
     myDevices: async () => (await current(client)).myDevices(),
     renameDevice: async ({ device, name }) => {
-      await (await current(client)).renameDevice(String(device), checkDeviceName(name));
+      await (await current(client)).renameDevice(String(device), name);
       return null;
     },
     revokeDevice: async ({ device }) => {
@@ -293,7 +292,8 @@ function toApiError(error: unknown): ApiError {
   if (error instanceof ApiFailure) return error.error;
   if (error instanceof EnrollError) return { code: 'enroll', detail: error.code, message: error.message };
   if (error instanceof AttachmentError) return { code: 'attachment', detail: error.code, message: error.message };
-  if (error instanceof AccountProtocolError) return { code: 'account', detail: error.code, message: error.message };
+  // The account protocol's errors (its module loads lazily, so by name).
+  if (error instanceof Error && error.name === 'AccountProtocolError') return { code: 'account', detail: String((error as { code?: unknown }).code), message: error.message };
   if (error instanceof DirectChatRefused)
     return error.reason === 'policy' ? { code: 'forbidden', detail: 'direct-refused', message: error.message } : { code: 'bad-request', detail: error.reason, message: error.message };
   if (error instanceof EngineError) {

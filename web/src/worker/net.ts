@@ -5,7 +5,7 @@ import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import type { SchoolInfo } from '@schoolmesh/client';
 import type { Engine } from '@schoolmesh/engine';
 import type { DeviceIdentity } from '@schoolmesh/identity';
-import { RelayLink, type RelayLinkState, libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer, relayBlobTransport } from '@schoolmesh/net-libp2p';
+import { RelayLink, type RelayLinkState, libp2pPrivateKey, peerIdOfKey, rawKeyOfPeer } from '@schoolmesh/net-libp2p';
 import { createLibp2p } from 'libp2p';
 
 export type BrowserNode = Awaited<ReturnType<typeof createLibp2p>>;
@@ -50,7 +50,15 @@ export async function connectBrowserToRelay(
   const link = new RelayLink({ node, endpoint: engine, addrs, agent: 'schoolmesh-web', minDelayMs: 500, maxDelayMs: 5_000, onState }).start();
   // Attachments travel to the same relay on the same connection (/schoolmesh/blob/1).
   const relayKey = rawKeyOfPeer(relay.peerId);
-  if (relayKey) engine.useBlobTransport(relayBlobTransport(node, peerIdOfKey(relayKey)));
+  if (relayKey) {
+    // The blob protocol's code loads on the first attachment sent or opened, not with the worker.
+    const relayPeer = peerIdOfKey(relayKey);
+    const transport = import('@schoolmesh/net-libp2p/blob').then((m) => m.relayBlobTransport(node, relayPeer));
+    engine.useBlobTransport({
+      put: async (address, sealed, onProgress) => (await transport).put(address, sealed, onProgress),
+      get: async (address, maxBytes, onProgress) => (await transport).get(address, maxBytes, onProgress),
+    });
+  }
   return {
     node,
     link,

@@ -1,5 +1,5 @@
 import { type SchoolInfo, renewIfDue, schoolInfo, trustFor } from '@schoolmesh/client';
-import { AccountProtocolError, type AccountRequest, accountCall } from '@schoolmesh/client/account';
+import type { AccountRequest } from '@schoolmesh/client/account';
 import { multiaddr } from '@multiformats/multiaddr';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
@@ -339,7 +339,9 @@ export class ProfileRuntime {
   // ------------------------------------------------------------ this account's devices (account protocol)
 
   /** One request to the relay over the libp2p connection the sync link already has. */
-  private account(request: AccountRequest) {
+  /** The account protocol's client loads on first use (it is not part of the worker's initial code). */
+  private async account(request: AccountRequest) {
+    const { AccountProtocolError, accountCall } = await import('@schoolmesh/client/account');
     const node = this.connection?.node;
     if (!node || this.status.state !== 'online') throw new AccountProtocolError('unreachable', 'no connection to the school');
     return accountCall(node, this.info.relay.ws.map((a) => multiaddr(a)), request);
@@ -350,8 +352,9 @@ export class ProfileRuntime {
     return answer.type === 'devices' ? answer.devices : [];
   }
 
-  async renameDevice(device: string, name: string): Promise<void> {
-    await this.account({ type: 'rename', device, name });
+  async renameDevice(device: string, name: unknown): Promise<void> {
+    const { checkDeviceName } = await import('@schoolmesh/client/account');
+    await this.account({ type: 'rename', device, name: checkDeviceName(name) });
   }
 
   async revokeDevice(device: string): Promise<void> {
@@ -360,7 +363,7 @@ export class ProfileRuntime {
 
   async approvalCode(): Promise<ApprovalCode> {
     const answer = await this.account({ type: 'code', origin: self.location.origin });
-    if (answer.type !== 'issued') throw new AccountProtocolError('bad-response', 'no code in the answer');
+    if (answer.type !== 'issued') throw Object.assign(new Error('no code in the answer'), { name: 'AccountProtocolError', code: 'bad-response' });
     const { code, expiresAt, url, qrSvg } = answer;
     return { code, expiresAt, ...(url ? { url } : {}), ...(qrSvg ? { qrSvg } : {}) };
   }
