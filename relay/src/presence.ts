@@ -6,6 +6,8 @@ import type { FrameChannel, PeerInfo } from '@schoolmesh/sync';
 import { toBase64Url } from '@schoolmesh/wire';
 import type { Logger } from 'pino';
 
+const MAX_ANNOUNCEMENTS_PER_STREAM = 4;
+
 /** Who is online for direct links: one entry per device, the newest announcement wins. */
 interface Announced {
   peer: PeerInfo;
@@ -86,9 +88,13 @@ export class Presence {
       channel.close('not admitted');
       return;
     }
+    let announcements = 0;
     channel.onFrame((frame) => {
       let message: ReturnType<typeof decodePresence>;
       try {
+        // Each announcement makes the relay recompute and push lists to the device's peers: a few per stream are
+        // plenty (a page that restarts opens a new stream), more is a device hammering the relay.
+        if (++announcements > MAX_ANNOUNCEMENTS_PER_STREAM) throw new Error('too many announcements on one stream');
         message = decodePresence(frame);
         if (message.type !== 'announce') throw new Error(`a device sends only ANNOUNCE, not ${message.type}`);
         const link = peerIdFromString(message.link);

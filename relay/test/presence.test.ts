@@ -12,7 +12,7 @@ import { tcp } from '@libp2p/tcp';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { multiaddr } from '@multiformats/multiaddr';
-import { PRESENCE_PROTOCOL, type PresenceHandle, type PresencePeer, announcePresence, decodePresence, loopbackOnlyGater, streamChannel } from '@schoolmesh/net-libp2p';
+import { PRESENCE_PROTOCOL, type PresenceHandle, type PresencePeer, announcePresence, decodePresence, encodePresence, loopbackOnlyGater, streamChannel } from '@schoolmesh/net-libp2p';
 import { createLibp2p } from 'libp2p';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayDevice, enrolledDevice, until } from './support/devices.ts';
@@ -122,7 +122,7 @@ describe('presence for direct links', () => {
     await idle.close();
   });
 
-  it('answers bad bytes with an error and goes on serving others', async () => {
+  it('answers bad bytes and announcement floods with an error and goes on serving others', async () => {
     const b = await announce(ben, relay);
     for (const bad of [new Uint8Array([9, 9, 9]), new Uint8Array([1, 5, 0x61]), new Uint8Array([1, 3, 0x61, 0x62, 0x63]), new Uint8Array([2, 0])]) {
       const stream = await mia.connection!.node.dialProtocol(relay.info.relay.tcp.map((a) => multiaddr(a)), PRESENCE_PROTOCOL);
@@ -134,6 +134,18 @@ describe('presence for direct links', () => {
       channel.send(bad);
       await until(() => closed, 10_000, 'relay closed the bad stream');
       expect(got.map((g) => g.type)).toEqual(['error']);
+    }
+    // A device that announces over and over on one stream is cut off after a few.
+    {
+      const stream = await mia.connection!.node.dialProtocol(relay.info.relay.tcp.map((a) => multiaddr(a)), PRESENCE_PROTOCOL);
+      const channel = streamChannel(stream);
+      const got: ReturnType<typeof decodePresence>[] = [];
+      let closed = false;
+      channel.onFrame((f) => got.push(decodePresence(f)));
+      channel.onClose(() => (closed = true));
+      for (let i = 0; i < 20; i++) channel.send(encodePresence({ type: 'announce', link: peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString() }));
+      await until(() => closed, 10_000, 'relay closed the hammering stream');
+      expect(got.at(-1)).toEqual({ type: 'error', message: 'too many announcements on one stream' });
     }
     const m = await announce(mia, relay);
     await until(() => latest(b).includes(mia.identity.id), 10_000, 'still serving');

@@ -185,6 +185,8 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
       rtt.push(Date.now() - t0);
     }
     figures.roundTripWithoutRelayMsMedian = rtt.sort((a, b) => a - b)[1]!;
+    // Mia's device has Ben's messages, the school does not: they keep their "waiting for the school" mark.
+    for (let i = 1; i <= 3; i++) expect(await bubble(ben.page, `Ohne Schule von Ben ${i}`).locator('.state.pending').count()).toBe(1);
     for (const p of [ben, mia]) expect(await directNote(p.page).textContent()).toContain('Direkt verbunden mit 1 Gerät');
     // The teacher's device talks to the relay only: it saw the message from before the kill, none after.
     const class7a = teacher.engine.groups().find((g) => g.name === 'Klasse 7a')!.id;
@@ -196,6 +198,8 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
     relay = await startRelay(relay.setup);
     await expect.poll(teacherSees, { timeout: WAIT }).toEqual(expect.arrayContaining(['Ohne Schule von Ben 3', 'Ohne Schule von Mia 3']));
     for (const p of [ben, mia]) await expect.poll(() => p.page.locator('sm-chat-list .banner.offline').count(), { timeout: WAIT }).toBe(0);
+    // …and now the school has them: the marks clear.
+    await expect.poll(() => ben.page.locator('sm-chat .state.pending').count(), { timeout: WAIT }).toBe(0);
     expect(ben.errors, 'page errors (Ben)').toEqual([]);
     expect(mia.errors, 'page errors (Mia)').toEqual([]);
   });

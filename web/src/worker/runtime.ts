@@ -490,6 +490,13 @@ export class ProfileRuntime {
     void this.storage.save(key, new Uint8Array([1])).catch(() => {});
     void posted.acked.then(() => {
       this.pending.delete(id);
+      // With the relay away, the acknowledgement came from a direct link's peer, not the school: the mark stays, and
+      // the entry goes to the relay with the next catch-up, which clears it (as after a reload).
+      if (this.status.state !== 'online') {
+        this.restored.add(id);
+        this.touch(group);
+        return;
+      }
       void this.storage.remove(key).catch(() => {});
       this.touch(group);
     });
