@@ -165,7 +165,9 @@ export type AppEvent =
   | { type: 'messages'; group: string }
   | { type: 'status'; status: ConnectionStatus }
   | { type: 'profiles' }
-  | { type: 'locked'; profile: string };
+  | { type: 'locked'; profile: string }
+  /** Sealed bytes of a message's files uploaded so far (at most every 5 %). */
+  | { type: 'upload'; group: string; done: number; total: number };
 
 export interface EventMessage {
   kind: 'event';

@@ -20,6 +20,7 @@ export const templates = {
   'att.open-image': str`Show image ${0} full size`,
   'att.sending': 'Encrypting and sending the file …',
   'att.unavailable': 'Image not available',
+  'att.uploaded': 'Uploaded',
   'app.chat-pane': 'Chat',
   'app.fatal': 'Schoolmesh could not start. Reload the page; if that does not help, this browser is too old.',
   'app.loading': 'Loading …',
