@@ -269,6 +269,8 @@ describe('blob retention on the relay', () => {
     try {
       const group = await engine.createGroup({ kind: 'class', name: 'Klasse 2b', policy: { ...defaultGroupPolicy('class'), retentionDays: 3 } });
       await connection.link.caughtUp();
+      // The relay knows the group once it acknowledged an entry of it (catch-up can end before it stored the ops).
+      await (await engine.post(group, { text: 'Hallo' })).acked;
       const old = await engine.postWithAttachments(group, { text: 'vorgestern' }, [{ name: 'alt.jpg', mime: 'image/jpeg', bytes: testImage(5000) }]);
       await old.acked;
       clock.set(Date.now());
