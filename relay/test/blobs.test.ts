@@ -16,11 +16,12 @@ import { AttachmentError, Engine, ManualClock } from '@schoolmesh/engine';
 import { deviceIdentity, issueDeviceCertificate } from '@schoolmesh/identity';
 import { BUCKET_MS, bucketOf, defaultGroupPolicy } from '@schoolmesh/model';
 import { peerIdOfKey, rawKeyOfPeer, streamChannel } from '@schoolmesh/net-libp2p';
-import { BLOB_PROTOCOL, BlobErrorCode, encodeBlobFrame, getBlob, openBlobChannel, putBlob } from '@schoolmesh/net-libp2p/blob';
+import { BLOB_PROTOCOL, type BlobFrame, BlobFrameReader, BlobErrorCode, encodeBlobFrame, getBlob, openBlobChannel, putBlob } from '@schoolmesh/net-libp2p/blob';
 import { epochIdOf } from '@schoolmesh/replica';
 import { loadRelayKeys, renewAuthority } from '@schoolmesh/relay';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { toBase64Url } from '@schoolmesh/wire';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayDevice, enrolledDevice, until } from './support/devices.ts';
 import { rawNode } from './support/raw-peer.ts';
@@ -59,6 +60,17 @@ function testImage(size: number): Uint8Array {
   bytes.set(new TextEncoder().encode('SCHOOLMESH-PLAINTEXT-MARKER'), 0);
   return bytes;
 }
+
+/** Frames a hostile member might send after its request: data of any size, answers it has no business sending. */
+function arbFrameAfter(group: string): fc.Arbitrary<BlobFrame> {
+  return fc.oneof(
+    fc.uint8Array({ maxLength: 3000 }).map((bytes) => ({ type: 'data' as const, bytes })),
+    fc.nat({ max: 1 << 20 }).map((size) => ({ type: 'ok' as const, size })),
+    fc.string({ maxLength: 40 }).map((message) => ({ type: 'error' as const, code: 7, message })),
+    fc.nat({ max: 1 << 20 }).map((size) => ({ type: 'put' as const, group, bucket: 1, id: toBase64Url(new Uint8Array(32)), size })),
+  );
+}
+const sequences: { frames: BlobFrame[]; size: number; get: boolean }[] = [];
 
 async function alive(relay: RelayProcess): Promise<boolean> {
   if (relay.child.exitCode !== null) return false;
@@ -167,6 +179,30 @@ describe('blobs on one relay', () => {
       }
       channel.close('done');
     }
+    // A member (whose PUT passes the checks, so the relay reads its data): random frame sequences after a PUT or GET.
+    const member = ben.connection!.node;
+    const answers: string[] = [];
+    fc.assert(
+      fc.property(fc.array(arbFrameAfter(group), { minLength: 1, maxLength: 6 }), fc.nat({ max: 2000 }), fc.boolean(), (frames, size, get) => {
+        sequences.push({ frames, size, get });
+      }),
+      { numRuns: 40, seed: 42 },
+    );
+    for (const { frames, size, get } of sequences) {
+      const channel = streamChannel(await member.getConnections(relayPeer(relay))[0]!.newStream(BLOB_PROTOCOL));
+      const reader = new BlobFrameReader(channel);
+      const ref = { group, bucket: bucketOf(Date.now()), id: toBase64Url(randomBytes(32)) };
+      channel.send(encodeBlobFrame(get ? { type: 'get', ...ref } : { type: 'put', ...ref, size }));
+      for (const f of frames) channel.send(encodeBlobFrame(f));
+      // A last frame the relay never accepts in the middle of an upload, so every request ends in its answer.
+      channel.send(encodeBlobFrame({ type: 'ok', size: 0 }));
+      const answer = await reader.next().catch((e: Error) => ({ type: 'closed', message: e.message }) as const);
+      answers.push(answer.type === 'error' ? `error ${answer.code}` : answer.type);
+      channel.close('done');
+    }
+    expect(answers.filter((a) => a === 'ok')).toEqual([]);
+    expect(new Set(answers)).toContain(`error ${BlobErrorCode.NotFound}`);
+    expect(new Set(answers)).toContain(`error ${BlobErrorCode.Protocol}`);
     expect(await alive(relay)).toBe(true);
     const ref = (await blobFiles(setup))[0]!.split('/').slice(-3);
     const bytes = await getBlob(await openBlobChannel(ben.connection!.node, relayPeer(relay)), { group: ref[0]!, bucket: Number(ref[1]), id: ref[2]! }, LIMIT);
@@ -175,7 +211,7 @@ describe('blobs on one relay', () => {
   });
 
   it('a device over its upload budget is refused at once with a clear error', async () => {
-    // Ben has spent 120 KB of his 300 KB per minute on the first test's image; the budget refills at 5 KB per second,
+    // Ben has spent at least 120 KB of his 300 KB per minute (the first test's image); it refills at 5 KB per second,
     // so of four 150 KB uploads in a row at least one must find it spent.
     const outcomes: (string | number)[] = [];
     for (let i = 0; i < 4; i++) {
@@ -222,6 +258,8 @@ describe('blob retention on the relay', () => {
     try {
       const group = await engine.createGroup({ kind: 'class', name: 'Klasse 2b', policy: { ...defaultGroupPolicy('class'), retentionDays: 3 } });
       await connection.link.caughtUp();
+      // The relay knows the group once it acknowledged an entry of it (catch-up can end before it stored the ops).
+      await (await engine.post(group, { text: 'Hallo' })).acked;
       const old = await engine.postWithAttachments(group, { text: 'vorgestern' }, [{ name: 'alt.jpg', mime: 'image/jpeg', bytes: testImage(5000) }]);
       await old.acked;
       clock.set(Date.now());

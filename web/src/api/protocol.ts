@@ -268,7 +268,9 @@ export type AppEvent =
   | { type: 'profiles' }
   | { type: 'locked'; profile: string }
   /** The devices sharing a group with this one whose direct-link node is announced (from the relay's presence). */
-  | { type: 'direct-peers'; self: string; peers: { device: string; link: string }[] };
+  | { type: 'direct-peers'; self: string; peers: { device: string; link: string }[] }
+  /** Sealed bytes of a message's files uploaded so far (at most every 5 %). */
+  | { type: 'upload'; group: string; done: number; total: number };
 
 export interface EventMessage {
   kind: 'event';

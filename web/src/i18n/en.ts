@@ -20,6 +20,7 @@ export const templates = {
   'att.open-image': str`Show image ${0} full size`,
   'att.sending': 'Encrypting and sending the file …',
   'att.unavailable': 'Image not available',
+  'att.uploaded': 'Uploaded',
   'admin.accounts.devices-of': str`Devices of ${0}`,
   'admin.accounts.locked': 'locked',
   'admin.accounts.search': 'Name, user name or class',

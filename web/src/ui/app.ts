@@ -256,6 +256,7 @@ export class App extends LitElement {
     else if (e.type === 'chats') void this.loadChats();
     else if (e.type === 'messages' && e.group === this.selected) void this.loadMessages();
     else if (e.type === 'profiles') void this.call('profiles').then((p) => (this.profiles = p));
+    else if (e.type === 'upload' && e.group === this.selected) this.renderRoot.querySelector<ChatView>('sm-chat')?.uploadProgress(e.done, e.total);
     else if (e.type === 'locked' && this.profile?.id === e.profile && this.view === 'chats') {
       // Locked from another tab.
       history.replaceState(null, '', location.pathname + location.search);

@@ -63,9 +63,12 @@ export class ChatView extends LitElement {
     sendError: { state: true },
     menu: { state: true },
     sending: { state: true },
+    uploaded: { state: true },
     loadAttachment: { attribute: false },
   };
   declare sending: boolean;
+  /** Percent of the files uploaded, while sending. */
+  declare uploaded: number | undefined;
   declare loadAttachment: LoadAttachment | undefined;
   declare chat: ChatSummary | undefined;
   declare messages: MessageView[];
@@ -249,11 +252,18 @@ export class ChatView extends LitElement {
   /** The app calls this when a message with files is through. */
   filesSent(): void {
     this.sending = false;
+    this.uploaded = undefined;
+  }
+
+  /** Upload progress of the message being sent (from the worker). */
+  uploadProgress(done: number, total: number): void {
+    if (this.sending) this.uploaded = total > 0 ? Math.floor((done / total) * 100) : undefined;
   }
 
   /** The app calls this when a send failed: the text comes back so nothing is lost. */
   sendFailed(text: string, reason: string): void {
     this.sending = false;
+    this.uploaded = undefined;
     const area = this.textarea;
     if (area && !area.value) area.value = text;
     this.sendError = reason;
@@ -515,7 +525,14 @@ export class ChatView extends LitElement {
           </div>`
         : nothing}
       ${this.sendError ? html`<p class="send-error" role="alert">${this.sendError}</p>` : nothing}
-      ${this.sending ? html`<p class="sending" role="status">${msg('Datei wird verschlüsselt und gesendet …', { id: 'att.sending' })}</p>` : nothing}
+      ${this.sending
+        ? html`<p class="sending" role="status">
+            ${msg('Datei wird verschlüsselt und gesendet …', { id: 'att.sending' })}
+            ${this.uploaded !== undefined
+              ? html`<progress max="100" value=${this.uploaded} aria-label=${msg('Hochgeladen', { id: 'att.uploaded' })}></progress> ${this.uploaded} %`
+              : nothing}
+          </p>`
+        : nothing}
       <form
         class="composer"
         @submit=${(e: Event) => {

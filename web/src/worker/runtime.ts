@@ -482,7 +482,14 @@ export class ProfileRuntime {
   async post(group: string, text: string, replyTo?: { bucket: number; key: string }, files?: FileToSend[]): Promise<{ key: string; bucket: number }> {
     this.requireGroup(group);
     const input = { text, ...(replyTo ? { replyTo } : {}) };
-    const posted = files && files.length > 0 ? await this.engine.postWithAttachments(group, input, files) : await this.engine.post(group, input);
+    let reported = -1;
+    const progress = (done: number, total: number) => {
+      const step = Math.floor((done / total) * 20);
+      if (step === reported) return;
+      reported = step;
+      this.emit({ type: 'upload', group, done, total });
+    };
+    const posted = files && files.length > 0 ? await this.engine.postWithAttachments(group, input, files, progress) : await this.engine.post(group, input);
     const id = `${group}/${posted.bucket}/${posted.key}`;
     const key = [...pendingPrefix, group, String(posted.bucket), posted.key];
     this.pending.add(id);
