@@ -3,6 +3,7 @@ import {
   type AccountDevice,
   AccountProtocolError,
   type AccountRequest,
+  MAX_ACCOUNT_FRAME,
   type AccountResponse,
   decodeAccountRequest,
   encodeAccountResponse,
@@ -43,6 +44,14 @@ export class AccountService {
 
   /** Handles one inbound stream: one request, one answer. Never throws; bad input gets an ERROR answer. */
   handle(stream: Stream, connection: Connection): void {
+    // One request of at most MAX_ACCOUNT_FRAME bytes: anything more is cut off before it is buffered (the frame
+    // reader alone would take up to the sync protocol's 4 MiB, from anyone who can open a stream).
+    let received = 0;
+    const cap = (event: { data: { byteLength: number } }) => {
+      received += event.data.byteLength;
+      if (received > MAX_ACCOUNT_FRAME + 4) stream.abort(new Error('account request too large'));
+    };
+    stream.addEventListener('message', cap);
     const channel = streamChannel(stream);
     const key = rawKeyOfPeer(connection.remotePeer);
     const timer = setTimeout(() => channel.close('no request in time'), REQUEST_TIMEOUT_MS);

@@ -242,8 +242,56 @@ describe('web app: group info and direct messages', () => {
     expect(relay.logs.some((l) => l.includes('device revoked by its account'))).toBe(true);
     // The laptop itself stays connected.
     expect(await items.first().textContent()).toContain('jetzt verbunden');
+    await page.keyboard.press('Escape');
+    await expect.poll(() => dialog.count()).toBe(0);
     await phone.context.close();
     expect(ben.errors).toEqual([]);
     // A second browser enrolls in this test: more than the default minute on a loaded machine.
   }, 150_000);
+
+  it('locks itself after a stretch without input, and removes a profile from the picker only with its PIN', async () => {
+    const page = ben.page;
+    // The setting: 15 minutes by default, in "Meine Geräte".
+    await page.getByRole('button', { name: 'Meine Geräte' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Meine Geräte' });
+    await dialog.waitFor({ timeout: WAIT });
+    const setting = dialog.getByLabel('Automatisch sperren nach');
+    expect(await setting.inputValue()).toBe('15');
+    await setting.selectOption('5');
+    expect(await page.evaluate(() => localStorage.getItem('schoolmesh.autoLockMinutes'))).toBe('5');
+    await page.keyboard.press('Escape');
+
+    // A short setting for the test (3 s; the menu offers 5 to 60 minutes). After the last input, the profile locks.
+    await page.evaluate(() => localStorage.setItem('schoolmesh.autoLockMinutes', '0.05'));
+    await page.getByRole('link', { name: /Klasse 8c/ }).focus();
+    await page.keyboard.press('ArrowDown');
+    const pin = page.getByLabel('PIN oder Passwort');
+    await pin.waitFor({ timeout: WAIT });
+    expect(await page.getByRole('heading', { name: 'Ben Öztürk' }).count()).toBe(1);
+    // Locked in the engine worker too: the chats need the PIN again.
+    await page.evaluate(() => localStorage.setItem('schoolmesh.autoLockMinutes', '15'));
+    await pin.fill(PIN);
+    await pin.press('Enter');
+    await page.getByRole('link', { name: /Klasse 8c/ }).waitFor({ timeout: WAIT });
+
+    // Remove the profile: the picker asks for its PIN; a wrong one deletes nothing.
+    await page.getByRole('button', { name: 'Profil wechseln' }).click();
+    await page.getByRole('button', { name: 'Profil Ben Öztürk entfernen' }).click();
+    const remove = page.getByRole('dialog', { name: 'Profil Ben Öztürk entfernen' });
+    await remove.waitFor({ timeout: WAIT });
+    const removePin = remove.getByLabel('PIN des Profils');
+    await removePin.fill('0000');
+    await removePin.press('Enter');
+    await expect.poll(() => remove.getByRole('alert').textContent(), { timeout: WAIT }).toContain('Falsche PIN');
+    const databases = () => page.evaluate(async () => (await indexedDB.databases()).map((d) => d.name ?? '').filter((n) => n.startsWith('schoolmesh-profile-')));
+    expect(await databases()).toHaveLength(1);
+    await expectNoAxeViolations(page, 'remove profile');
+    await screenshot(page, '20-remove-profile');
+    await removePin.fill(PIN);
+    await removePin.press('Enter');
+    // Gone, with its database: the browser has no profile left and offers the sign-in.
+    await page.getByLabel('Anmeldecode').waitFor({ timeout: WAIT });
+    await expect.poll(databases, { timeout: WAIT }).toEqual([]);
+    expect(ben.errors).toEqual([]);
+  });
 });

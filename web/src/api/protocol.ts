@@ -174,8 +174,8 @@ export interface EngineApi {
   resume(args: { profile: string }): Opened;
   /** Locks this port's profile everywhere: its engine stops, its key is forgotten, every tab showing it is told. */
   lock(): null;
-  /** Deletes a profile with all its data from this browser. */
-  removeProfile(args: { profile: string }): null;
+  /** Deletes a profile with all its data from this browser; its PIN must be given ('wrong-pin' else). */
+  removeProfile(args: { profile: string; pin: string }): null;
   status(): ConnectionStatus;
   chats(): ChatSummary[];
   /** The newest messages of a group: at least `min` (default 60) if the live buckets hold that many. */

@@ -8,6 +8,7 @@ import type { ChatView, EditDetail, MessageRefDetail, ReactDetail, SendDetail, S
 import './enroll-view.ts';
 import './profile-picker.ts';
 import './unlock-view.ts';
+import { AutoLockController } from './auto-lock.ts';
 import { base } from './styles.ts';
 
 type View = 'loading' | 'enroll' | 'profiles' | 'unlock' | 'chats';
@@ -84,11 +85,13 @@ export class App extends LitElement {
   /** The browser can show notifications and has not been asked yet. */
   declare canAskNotify: boolean;
   /** The open dialog (its module is loaded on first use): group info, or the people search of "Neuer Chat". */
-  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | { kind: 'devices' } | undefined;
+  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | { kind: 'devices' } | { kind: 'remove'; profile: ProfileSummary } | undefined;
   /** The admin console is open (`#admin`, admin profiles only; its code loads on first use). */
   declare admin: boolean;
 
   private client: EngineClient | undefined;
+  /** Locks the profile after a stretch without input (the setting is in "Meine Geräte"). */
+  private readonly autoLock = new AutoLockController(this, () => void this.lockNow());
   private min = PAGE;
   private chatsRun: Promise<void> | undefined;
   private chatsAgain = false;
@@ -181,6 +184,7 @@ export class App extends LitElement {
 
   private showUnlock(profile: ProfileSummary): void {
     this.stopDirectLinks();
+    this.autoLock.watching = false;
     this.dialog = undefined;
     this.profile = profile;
     this.chats = [];
@@ -204,6 +208,7 @@ export class App extends LitElement {
     this.chatsLoaded = false;
     this.view = 'chats';
     this.showAdmin(readHash().admin === true);
+    this.autoLock.watching = true;
     await this.loadChats();
     this.select(readHash().chat ?? '');
     this.startDirectLinks(profile.id);
@@ -221,8 +226,18 @@ export class App extends LitElement {
   }
 
   /** Locks the profile (its key is forgotten, its engine stops) and shows the profile picker. */
+  /** Auto-lock: the profile locks everywhere (every tab shows the PIN screen), this tab asks for the PIN again. */
+  private async lockNow(): Promise<void> {
+    const profile = this.profile;
+    if (!profile || this.view !== 'chats') return;
+    await this.call('lock').catch(() => {});
+    history.replaceState(null, '', location.pathname + location.search);
+    this.showUnlock(profile);
+  }
+
   private async switchProfile(): Promise<void> {
     this.stopDirectLinks();
+    this.autoLock.watching = false;
     this.dialog = undefined;
     await this.call('lock');
     storageSet('session', TAB_PROFILE, null);
@@ -441,6 +456,19 @@ export class App extends LitElement {
     this.dialog = { kind: 'devices' };
   }
 
+  private async showRemove(profile: ProfileSummary): Promise<void> {
+    this.rememberOpener();
+    await import('./remove-profile.ts');
+    this.dialog = { kind: 'remove', profile };
+  }
+
+  private async onProfileRemoved(): Promise<void> {
+    this.dialogOpener = undefined;
+    this.profiles = await this.call('profiles');
+    if (!this.profiles.some((p) => p.id === storageGet('local', LAST_PROFILE))) storageSet('local', LAST_PROFILE, null);
+    if (this.profiles.length === 0) this.view = 'enroll';
+  }
+
   /** Opens (or starts) the direct chat with the person picked in "Neuer Chat"; a refusal shows in the dialog. */
   private async startDirect(person: Person): Promise<void> {
     const d = this.dialog;
@@ -465,6 +493,8 @@ export class App extends LitElement {
     const d = this.dialog;
     if (d?.kind === 'info') return html`<sm-group-info .info=${d.info} @close=${this.closeDialog}></sm-group-info>`;
     if (d?.kind === 'devices') return html`<sm-my-devices .client=${this.client} @close=${this.closeDialog}></sm-my-devices>`;
+    if (d?.kind === 'remove')
+      return html`<sm-remove-profile .client=${this.client} .profile=${d.profile} @removed=${this.onProfileRemoved} @close=${this.closeDialog}></sm-remove-profile>`;
     if (d?.kind === 'new-chat')
       return html`<sm-new-chat
         .people=${d.people}
@@ -500,10 +530,12 @@ export class App extends LitElement {
         ></sm-enroll>`;
       case 'profiles':
         return html`<sm-profiles
-          .profiles=${this.profiles}
-          @pick=${(e: CustomEvent<ProfileSummary>) => this.showUnlock(e.detail)}
-          @add=${() => this.showEnroll()}
-        ></sm-profiles>`;
+            .profiles=${this.profiles}
+            @pick=${(e: CustomEvent<ProfileSummary>) => this.showUnlock(e.detail)}
+            @add=${() => this.showEnroll()}
+            @remove=${(e: CustomEvent<ProfileSummary>) => this.showRemove(e.detail)}
+          ></sm-profiles>
+          ${this.renderDialog()}`;
       case 'unlock':
         return html`<sm-unlock
           .client=${this.client}

@@ -3,6 +3,7 @@ import { LitElement, css, html, nothing } from 'lit';
 import { EngineCallError, type EngineClient } from '../api/client.ts';
 import type { ApprovalCode, MyDevice } from '../api/protocol.ts';
 import { intlLocale } from '../i18n/locale.ts';
+import { AUTO_LOCK_CHOICES, autoLockMinutes, setAutoLockMinutes } from './auto-lock.ts';
 import { dialogStyles } from './dialog-styles.ts';
 import { timeOf } from './format.ts';
 import { closeIcon, devicesIcon } from './icons.ts';
@@ -203,6 +204,17 @@ export class MyDevicesDialog extends LitElement {
         <ul class="people" aria-label=${msg('Geräte deines Kontos', { id: 'devices.list' })}>
           ${this.devices.map((d) => this.renderDevice(d))}
         </ul>
+        <h3>${msg('Sperren', { id: 'devices.lock-title' })}</h3>
+        <p class="lock-row">
+          <label for="auto-lock">${msg('Automatisch sperren nach', { id: 'devices.auto-lock' })}</label>
+          <select id="auto-lock" @change=${(e: Event) => setAutoLockMinutes(Number((e.target as HTMLSelectElement).value))}>
+            ${AUTO_LOCK_CHOICES.map(
+              (m) => html`<option value=${m} ?selected=${m === autoLockMinutes()}>
+                ${m === 0 ? msg('nie', { id: 'devices.auto-lock-never' }) : msg(str`${m} Minuten ohne Eingabe`, { id: 'devices.auto-lock-minutes' })}
+              </option>`,
+            )}
+          </select>
+        </p>
         <h3>${msg('Neues Gerät hinzufügen', { id: 'devices.add' })}</h3>
         <p class="lead">
           ${msg('Öffne Schoolmesh auf dem neuen Gerät und gib dort diesen Code ein oder scanne den QR-Code. Der Code gilt 10 Minuten und nur einmal.', {
@@ -292,6 +304,21 @@ export class MyDevicesDialog extends LitElement {
         flex-basis: 100%;
         font-size: 0.85rem;
         color: var(--danger);
+      }
+      .lock-row {
+        display: flex;
+        flex-wrap: wrap;
+        align-items: center;
+        gap: 8px 12px;
+        margin: 0;
+      }
+      select {
+        font: inherit;
+        padding: 6px 10px;
+        border: 1px solid #8a9a97;
+        border-radius: 8px;
+        background: #fff;
+        color: var(--ink);
       }
       .lead {
         margin: 0 0 12px;

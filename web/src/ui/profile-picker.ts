@@ -1,4 +1,4 @@
-import { msg, updateWhenLocaleChanges } from '@lit/localize';
+import { msg, str, updateWhenLocaleChanges } from '@lit/localize';
 import { LitElement, css, html } from 'lit';
 import type { ProfileSummary } from '../api/protocol.ts';
 import { currentLocale, switchLocale } from '../i18n/locale.ts';
@@ -38,6 +38,13 @@ export class ProfilePicker extends LitElement {
                 <span class="avatar" style="background:${avatarColour(p.account)}" aria-hidden="true">${initials(p.displayName)}</span>
                 <span class="name">${p.displayName}</span>
                 <span class="meta">${roleLabel(p.role)} · ${p.schoolName}</span>
+              </button>
+              <button
+                class="remove"
+                aria-label=${msg(str`Profil ${p.displayName} entfernen`, { id: 'remove.title' })}
+                @click=${() => this.dispatchEvent(new CustomEvent<ProfileSummary>('remove', { detail: p, bubbles: true, composed: true }))}
+              >
+                ${msg('Entfernen', { id: 'profiles.remove' })}
               </button>
             </li>`,
           )}
@@ -120,6 +127,17 @@ export class ProfilePicker extends LitElement {
         width: 64px;
         height: 64px;
         font-size: 1.35rem;
+      }
+      .remove {
+        margin-top: 6px;
+        border: none;
+        background: none;
+        color: var(--ink-soft);
+        font-size: 0.88rem;
+        text-decoration: underline;
+        text-underline-offset: 3px;
+        cursor: pointer;
+        padding: 6px;
       }
       .add .avatar {
         background: var(--brand-soft);

@@ -203,7 +203,11 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       client.profile = undefined;
       return null;
     },
-    removeProfile: async ({ profile: id }) => {
+    removeProfile: async ({ profile: id, pin }) => {
+      const record = await getProfile(id);
+      if (!record) throw new ApiFailure({ code: 'unknown-profile', message: 'no such profile' });
+      // Only who knows the PIN may delete a profile (a sibling must not wipe the other's unsent messages).
+      await unlockKey(record, checkPin(pin));
       await lockProfile(id);
       await deleteIdbStorage(profileDatabase(id));
       await deleteProfile(id);

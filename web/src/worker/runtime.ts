@@ -259,6 +259,8 @@ export class ProfileRuntime {
 
   async chats(): Promise<ChatSummary[]> {
     const out: ChatSummary[] = [];
+    let people: ReturnType<typeof knownPeople> | undefined;
+    const known = () => (people ??= knownPeople(this.engine));
     for (const g of this.engine.groups()) {
       const canRead = this.engine.canRead(g.id);
       let last: ChatSummary['last'];
@@ -283,7 +285,7 @@ export class ProfileRuntime {
       }
       out.push({
         id: g.id,
-        name: this.chatName(g.id, g.name),
+        name: this.chatName(g.id, g.name, known),
         kind: g.kind,
         members: g.members,
         canPost: this.canPost(g.id),
@@ -308,10 +310,10 @@ export class ProfileRuntime {
     return { ...defaultSchoolPolicy, pupilDirectMessages: this.info.policy?.pupilDirectMessages ?? defaultSchoolPolicy.pupilDirectMessages };
   }
 
-  /** A direct chat is named for the other person; every other group by its own name. */
-  private chatName(group: string, name: string): string {
+  /** A direct chat is named for the other person; every other group by its own name. `known`: computed once per list. */
+  private chatName(group: string, name: string, known?: () => Map<string, { name: string }>): string {
     const partner = directPartner(this.engine, group);
-    return partner ? (knownPeople(this.engine).get(partner)?.name ?? name) : name;
+    return partner ? ((known ? known() : knownPeople(this.engine)).get(partner)?.name ?? name) : name;
   }
 
   groupInfo(group: string): GroupInfo {
