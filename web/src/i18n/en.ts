@@ -6,7 +6,7 @@
 import { str } from '@lit/localize';
 
 export const templates = {
-  'admin.accounts.devices-of': str`Devices of ${0}`,
+  'admin.accounts.devices-of': str`${0} devices of ${1}`,
   'admin.accounts.locked': 'locked',
   'admin.accounts.search': 'Name, user name or class',
   'admin.accounts.search-button': 'Search',

@@ -374,7 +374,7 @@ export class AdminConsole extends LitElement {
               <td>
                 <button
                   class="link"
-                  aria-label=${msg(str`Geräte von ${a.displayName}`, { id: 'admin.accounts.devices-of' })}
+                  aria-label=${msg(str`${a.devices} Geräte von ${a.displayName}`, { id: 'admin.accounts.devices-of' })}
                   @click=${() => {
                     this.deviceAccount = a.id;
                     this.select('devices');
