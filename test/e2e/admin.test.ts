@@ -112,7 +112,7 @@ describe.skipIf(!slapdAvailable)('admin console: sync, revoke, policy in Chromiu
       .waitFor({ timeout: WAIT })
       .catch(async (error: Error) => {
         await screenshot(page, 'admin-directory-failed');
-        throw new Error(`${error.message}\nconsole shows:\n${await page.locator('sm-admin-console main').innerText()}\n${admin.errors.join('\n')}`);
+        throw new Error(`${error.message}\nconsole shows:\n${await page.locator('sm-admin-console main').textContent()}\n${admin.errors.join('\n')}`);
       });
     await page.getByRole('button', { name: 'Jetzt synchronisieren' }).click();
     await page.getByRole('heading', { name: /Bericht vom .*: übernommen/ }).waitFor({ timeout: WAIT });
