@@ -98,6 +98,8 @@ describe.skipIf(!slapdAvailable)('admin console: sync, revoke, policy in Chromiu
     await link.click();
     await page.getByRole('heading', { name: 'Schulverwaltung', level: 1 }).waitFor({ timeout: WAIT });
     await expect.poll(() => page.url()).toContain('#admin');
+    // The first tab loads at once (before any sync, the accounts the relay enrolled).
+    await page.getByText(/\d+ Konten gefunden\./).waitFor({ timeout: WAIT });
 
     // Keyboard: the tabs move with the arrow keys.
     await tab(page, 'Konten').focus();
