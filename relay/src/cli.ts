@@ -3,7 +3,9 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { Role } from '@schoolmesh/model';
 import QRCode from 'qrcode';
+import type { AuditEntry, AuditVerdict } from './audit-log.ts';
 import { ConfigError, type RelayConfig, loadConfig } from './config.ts';
+import type { SyncReport } from './directory-sync.ts';
 import { KeystoreError, initSchool, loadRelayKeys } from './keystore.ts';
 import { Relay } from './relay.ts';
 
@@ -19,6 +21,10 @@ const USAGE = `schoolmesh-relay <command> [options]
         revokes devices; their sessions are dropped within seconds
   devices --config <file>
         lists enrolled devices
+  sync --config <file> [--force]
+        runs the directory sync now (config: directorySync) and prints its report
+  audit --config <file>
+        verifies the audit log of admin actions and prints it
 `;
 
 export async function main(argv: string[]): Promise<number> {
@@ -35,6 +41,10 @@ export async function main(argv: string[]): Promise<number> {
         return await revoke(rest);
       case 'devices':
         return await devices(rest);
+      case 'sync':
+        return await sync(rest);
+      case 'audit':
+        return await audit(rest);
       default:
         process.stdout.write(USAGE);
         return command === undefined || command === 'help' || command === '--help' ? 0 : 2;
@@ -131,4 +141,31 @@ async function devices(args: string[]): Promise<number> {
   for (const d of result.devices as { device: string; account: string; role: string; revoked: boolean; notAfter: number }[])
     process.stdout.write(`${d.device}  ${d.account.padEnd(20)} ${d.role.padEnd(8)} ${d.revoked ? 'REVOKED' : `valid until ${new Date(d.notAfter).toISOString().slice(0, 10)}`}\n`);
   return 0;
+}
+
+async function sync(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' }, force: { type: 'boolean' } } });
+  const config = await loadConfig(values.config ?? 'relay.json');
+  const { report } = (await adminCall(config, 'POST', '/api/admin/sync', { force: values.force === true })) as { report: SyncReport };
+  const t = report.totals;
+  process.stdout.write(
+    `sync ${report.outcome}${report.error ? `: ${report.error}` : ''}\n` +
+      `  ${report.source.people} people read (${report.source.kind}), ${report.source.problems.length} problems\n` +
+      `  groups: ${t.groupsCreated} created, ${t.groupsChanged} changed, ${t.groupsEnded} ended, ${t.groupsClosed} closed\n` +
+      `  members: ${t.added} added, ${t.removed} removed, ${t.roleChanges} roles changed\n` +
+      `  joiners ${report.joiners.length}, leavers ${report.leavers.length}, devices revoked ${report.revokedDevices.length}, policies applied ${report.policyUpdates.length}\n`,
+  );
+  for (const p of report.source.problems) process.stdout.write(`  problem: ${p}\n`);
+  return report.outcome === 'failed' ? 1 : 0;
+}
+
+async function audit(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  const config = await loadConfig(values.config ?? 'relay.json');
+  const result = (await adminCall(config, 'GET', '/api/admin/audit')) as { entries: AuditEntry[]; verdict: AuditVerdict };
+  for (const e of result.entries)
+    process.stdout.write(`${String(e.seq).padStart(5)}  ${new Date(e.time).toISOString()}  ${e.action.padEnd(14)} ${e.actor.kind === 'device' ? e.actor.account : 'operator'}  ${e.body}\n`);
+  const v = result.verdict;
+  process.stdout.write(v.ok ? `audit log verified: ${v.entries} entries\n` : `AUDIT LOG BROKEN at entry ${v.at}: ${v.problem}\n`);
+  return v.ok ? 0 : 1;
 }

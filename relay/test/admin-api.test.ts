@@ -3,8 +3,10 @@
  * Signed requests from an admin device of the school are served and audited; pupils, other schools' admins,
  * revoked admins, replays, altered bodies, stale times and unsigned requests are refused with a clear error.
  */
+import { execFile } from 'node:child_process';
 import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
 import { AdminRequestError, adminFetch, enroll, signAdminRequest } from '@schoolmesh/client';
 import { generateAgreementKeyPair, generateSigningKeyPair } from '@schoolmesh/crypto';
 import { type DeviceIdentity, deviceIdentity, issueDeviceCertificate } from '@schoolmesh/identity';
@@ -143,5 +145,17 @@ describe('admin API for admin devices', () => {
     const second = await enrollAs('frau.admin', 'admin');
     await adminFetch(relay.http, admin, 'POST', '/api/admin/revoke', { devices: [second.id] });
     expect(await refusal(adminFetch(relay.http, second, 'GET', '/api/admin/whoami'))).toMatchObject({ status: 401, message: expect.stringContaining('revoked') });
+  });
+
+  it('the CLI runs a sync and verifies the audit log through the token on loopback', async () => {
+    const bin = resolve(import.meta.dirname, '../bin/schoolmesh-relay.mjs');
+    const env = { ...process.env, PORT: new URL(relay.http).port };
+    const run = (...args: string[]) => promisify(execFile)(process.execPath, [bin, ...args, '--config', relay.setup.configPath], { env });
+    const synced = await run('sync');
+    expect(synced.stdout).toContain('sync applied');
+    expect(synced.stdout).toContain('5 people read (csv)');
+    const audited = await run('audit');
+    expect(audited.stdout).toMatch(/audit log verified: \d+ entries/);
+    expect(audited.stdout).toContain('sync');
   });
 });

@@ -14,6 +14,7 @@ export interface GroupAdmin {
   addMember(group: string, account: AccountRef, role?: GroupRole): Promise<void>;
   removeMember(group: string, account: AccountRef): Promise<void>;
   setRole(group: string, account: AccountRef, role: GroupRole): Promise<void>;
+  rename(group: string, name: string): Promise<void>;
   state(group: string): { kind: GroupKind; name: string; members: ReadonlyMap<AccountRef, GroupRole>; policy: { retentionDays: number } } | undefined;
 }
 
@@ -83,6 +84,7 @@ export async function applyPlan(engine: GroupAdmin, plan: SyncPlan, state: SyncS
         continue;
       }
       const group = change.group!;
+      if (change.renamedFrom !== undefined) await engine.rename(group, change.name);
       for (const r of change.remove) await engine.removeMember(group, r.account);
       for (const r of change.setRole) await engine.setRole(group, r.account, r.role);
       for (const a of change.add) await engine.addMember(group, a.account, a.role);

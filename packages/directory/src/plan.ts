@@ -56,6 +56,8 @@ export interface GroupChange {
   name: string;
   /** The group id; absent for `create`. */
   group?: string;
+  /** The directory renamed the group (a department or club with a new name): `name` is the new one, signed as a rename op. */
+  renamedFrom?: string;
   policy?: GroupPolicy;
   /** `create`: the first members (the owner is the syncing account and is not listed). */
   members?: { account: AccountRef; role: GroupRole }[];
@@ -213,6 +215,10 @@ export function planSync(previous: Directory | undefined, directory: Directory, 
     } else {
       const full = options.full === true || cur.endedAt !== undefined;
       if (cur.endedAt !== undefined) change.action = 'reopen';
+      if (want.name !== cur.name) {
+        change.renamedFrom = cur.name;
+        change.name = want.name;
+      }
       const was = before?.get(cur.key)?.members;
       for (const account of cur.members.keys()) {
         if (account === options.self || want.members.has(account)) continue;
@@ -233,7 +239,7 @@ export function planSync(previous: Directory | undefined, directory: Directory, 
     change.remove.sort(byAccount);
     change.setRole.sort(byAccount);
     change.add.sort(byAccount);
-    if (change.action !== 'update' || change.remove.length + change.setRole.length + change.add.length > 0) changes.push(change);
+    if (change.action !== 'update' || change.renamedFrom !== undefined || change.remove.length + change.setRole.length + change.add.length > 0) changes.push(change);
   }
   for (const want of desired.values()) {
     if (seen.has(want.key)) continue;

@@ -12,6 +12,8 @@ export interface GroupReport {
   kind: GroupKind;
   name: string;
   action: 'create' | 'update' | 'end' | 'close' | 'reopen';
+  /** The name before a rename the directory asked for. */
+  renamedFrom?: string;
   added: { account: AccountRef; role: GroupRole }[];
   removed: { account: AccountRef; reason: RemovalReason }[];
   roles: { account: AccountRef; from: GroupRole; to: GroupRole }[];
@@ -49,6 +51,7 @@ export function reportOfPlan(plan: SyncPlan): PlanReport {
       roles: c.setRole.map((r) => ({ account: r.account, from: r.from, to: r.role })),
     };
     if (c.group !== undefined) g.group = c.group;
+    if (c.renamedFrom !== undefined) g.renamedFrom = c.renamedFrom;
     report.totals.added += g.added.length;
     report.totals.removed += g.removed.length;
     report.totals.roleChanges += g.roles.length;

@@ -8,7 +8,7 @@ import { epochIdOf } from '@schoolmesh/replica';
 import { describe, expect, it } from 'vitest';
 import { DAY, type TestSchool, eventually, link, testSchool } from '../../../test/support/school.ts';
 import { openDevice, openRelay, syncWithRelay } from '../../../test/support/security.ts';
-import { type Directory, type DirectoryInput, SyncGuardError, type SyncState, buildDirectory, emptySyncState, isEmptyPlan, synchronize } from '../src/index.ts';
+import { type Directory, type DirectoryInput, SyncGuardError, type SyncState, buildDirectory, emptySyncState, isEmptyPlan, reportOfPlan, synchronize } from '../src/index.ts';
 
 function dir(input: DirectoryInput): Directory {
   const { directory, problems } = buildDirectory(input);
@@ -115,6 +115,22 @@ describe('applyPlan through engines', () => {
     await weiss!.post(g7b, { text: 'Willkommen, Ben!' });
     await eventually(async () => (await texts(ben!, g7b)).includes('Willkommen, Ben!'));
     expect(isEmptyPlan((await synchronize(sync, d2, state)).plan)).toBe(true);
+  });
+
+  it('a department the directory renames keeps its group: one signed rename op, the report says so, the next sync is empty', async () => {
+    const { s, sync } = await school();
+    const withDepartment = (name: string) => dir({ people: people(), departments: [{ id: 'ma', name, members: ['schmidt', 'weiss'], heads: ['schmidt'] }] });
+    const first = await synchronize(sync, withDepartment('Mathematik'), emptySyncState(s.school.id));
+    const group = first.state.groups['department:ma']!.group;
+    expect(sync.state(group)!.name).toBe('Fachschaft Mathematik');
+    const renamed = await synchronize(sync, withDepartment('Mathematik und Informatik'), first.state);
+    expect(renamed.plan.changes.map((c) => [c.key, c.action, c.name, c.renamedFrom])).toEqual([['department:ma', 'update', 'Fachschaft Mathematik und Informatik', 'Fachschaft Mathematik']]);
+    expect(renamed.state.groups['department:ma']!.group).toBe(group);
+    expect(sync.state(group)!.name).toBe('Fachschaft Mathematik und Informatik');
+    expect(sync.state(group)!.members.get(s.ref('weiss'))).toBe('member');
+    expect(reportOfPlan(renamed.plan).changed).toMatchObject([{ key: 'department:ma', renamedFrom: 'Fachschaft Mathematik', name: 'Fachschaft Mathematik und Informatik', added: [], removed: [] }]);
+    const again = await synchronize(sync, withDepartment('Mathematik und Informatik'), renamed.state);
+    expect(isEmptyPlan(again.plan)).toBe(true);
   });
 
   it('school-year rollover in one sync: new classes form, old ones become read-only, a leaver loses access at once', async () => {

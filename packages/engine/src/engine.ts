@@ -220,6 +220,11 @@ export class Engine {
     return this.serial(() => this.signAndCommit(group, { type: 'set-role', account, role }));
   }
 
+  /** Gives the group a new name (owners only). */
+  rename(group: string, name: string): Promise<void> {
+    return this.serial(() => this.signAndCommit(group, { type: 'rename', name }));
+  }
+
   setPolicy(group: string, policy: GroupPolicy): Promise<void> {
     return this.serial(() => this.signAndCommit(group, { type: 'set-policy', policy }));
   }

@@ -21,7 +21,7 @@ export const templates = {
   'att.sending': 'Encrypting and sending the file …',
   'att.unavailable': 'Image not available',
   'att.uploaded': 'Uploaded',
-  'admin.accounts.devices-of': str`Devices of ${0}`,
+  'admin.accounts.devices-of': str`${0} devices of ${1}`,
   'admin.accounts.locked': 'locked',
   'admin.accounts.search': 'Name, user name or class',
   'admin.accounts.search-button': 'Search',

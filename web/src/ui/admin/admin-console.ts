@@ -109,6 +109,9 @@ const when = (ts: number) => new Date(ts).toLocaleString(document.documentElemen
 
 export class AdminConsole extends LitElement {
   static override properties = {
+    // A reactive property, so that a value the app set before this lazily loaded element was defined survives the
+    // upgrade (lit keeps it), and never assigned in the constructor.
+    client: { attribute: false },
     tab: { state: true },
     busy: { state: true },
     error: { state: true },
@@ -149,7 +152,6 @@ export class AdminConsole extends LitElement {
   constructor() {
     super();
     updateWhenLocaleChanges(this);
-    this.client = undefined;
     this.tab = 'accounts';
     this.busy = false;
     this.error = '';
@@ -168,8 +170,7 @@ export class AdminConsole extends LitElement {
     this.verdict = undefined;
   }
 
-  override connectedCallback(): void {
-    super.connectedCallback();
+  override firstUpdated(): void {
     void this.load('accounts');
   }
 
@@ -374,7 +375,7 @@ export class AdminConsole extends LitElement {
               <td>
                 <button
                   class="link"
-                  aria-label=${msg(str`Geräte von ${a.displayName}`, { id: 'admin.accounts.devices-of' })}
+                  aria-label=${msg(str`${a.devices} Geräte von ${a.displayName}`, { id: 'admin.accounts.devices-of' })}
                   @click=${() => {
                     this.deviceAccount = a.id;
                     this.select('devices');
