@@ -4,8 +4,8 @@ import { hchacha } from '@noble/ciphers/chacha.js';
  * XChaCha20-Poly1305 (draft-irtf-cfrg-xchacha-03) on Node's OpenSSL: HChaCha20 from @noble/ciphers derives the
  * subkey from the key and the first 16 nonce bytes, then OpenSSL's ChaCha20-Poly1305 (RFC 8439) runs with that subkey
  * and the nonce `0x00000000 ‖ last 8 nonce bytes`. The same construction as noble's `xchacha20poly1305`, byte for
- * byte (crypto.test.ts compares both on random inputs and on the draft's test vector); OpenSSL is ~10× faster on a
- * packed day of a group. Browsers have no ChaCha20 in WebCrypto and keep noble.
+ * byte (crypto.test.ts compares both on random inputs and on the draft's test vector); in a decrypt loop OpenSSL is
+ * 5-6× faster on a packed day of a group. Off by default (aead.ts says why). Browsers have no ChaCha20 in WebCrypto.
  */
 export interface NativeXChaCha {
   encrypt(key: Uint8Array, nonce: Uint8Array, plaintext: Uint8Array, aad: Uint8Array): Uint8Array;
