@@ -5,28 +5,14 @@
  * screenshots go to test/artifacts/.
  */
 import { rm } from 'node:fs/promises';
-import AxeBuilder from '@axe-core/playwright';
 import { accountRef } from '@schoolmesh/model';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { type NodeDevice, type Pupil, buildWeb, launchChromium, nodeDevice, openPupil, screenshot, webBuildDir } from './support.ts';
+import { buildWeb, enrollWith, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
 const PIN = '2580';
-
-async function expectNoAxeViolations(page: Page, screen: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
-  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`);
-  expect(found, `axe on the ${screen} screen`).toEqual([]);
-}
-
-async function enrollWith(page: Page, code: string, pin: string): Promise<void> {
-  await page.getByLabel('Anmeldecode').fill(code);
-  await page.getByLabel('Neue PIN für dieses Profil').fill(pin);
-  await page.getByLabel('PIN wiederholen').fill(pin);
-  await page.getByLabel('PIN wiederholen').press('Enter');
-}
 
 describe('web app: group info and direct messages', () => {
   let webRoot: string;

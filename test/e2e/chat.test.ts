@@ -6,42 +6,16 @@
  * screen go to test/artifacts/.
  */
 import { rm } from 'node:fs/promises';
-import AxeBuilder from '@axe-core/playwright';
 import { accountRef, defaultGroupPolicy } from '@schoolmesh/model';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../../relay/test/support/devices.ts';
 import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { type NodeDevice, type Pupil, buildWeb, launchChromium, measureInitialJs, nodeDevice, openPupil, screenshot, setEngineClock, webBuildDir } from './support.ts';
+import { bubble, buildWeb, enrollWith, expectNoAxeViolations, launchChromium, measureInitialJs, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, sendMessage, setEngineClock, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
 
-async function expectNoAxeViolations(page: Page, screen: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
-  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`);
-  expect(found, `axe on the ${screen} screen`).toEqual([]);
-}
-
 const PIN = '2580';
-
-/** Fills in the enrollment form (the code may already be there from the QR link) and submits it. */
-async function enrollWith(page: Page, code: string | undefined, pin: string): Promise<void> {
-  if (code !== undefined) await page.getByLabel('Anmeldecode').fill(code);
-  await page.getByLabel('Neue PIN für dieses Profil').fill(pin);
-  await page.getByLabel('PIN wiederholen').fill(pin);
-  await page.getByLabel('PIN wiederholen').press('Enter');
-}
-
-/** Types into the composer and sends with Enter. */
-async function send(page: Page, text: string): Promise<void> {
-  const box = page.getByRole('textbox', { name: /Nachricht an/ });
-  await box.fill(text);
-  await box.press('Enter');
-}
-
-function bubble(page: Page, text: string) {
-  return page.locator('sm-chat article').filter({ hasText: text });
-}
 
 /** A message row by its own text (not a quote of it). */
 function line(page: Page, text: string) {
@@ -153,12 +127,12 @@ describe('web app: two pupils chat in their class through the relay', () => {
     await expect.poll(() => miaEntry.textContent(), { timeout: WAIT }).toMatch(/\d+ ungelesen/);
     await miaEntry.click();
     await bubble(mia.page, 'Hast du die Mathe-Hausaufgaben?').waitFor({ timeout: WAIT });
-    await send(mia.page, 'Ja, Seite 42, Aufgaben 3 bis 5 😊');
+    await sendMessage(mia.page, 'Ja, Seite 42, Aufgaben 3 bis 5 😊');
     await bubble(mia.page, 'Seite 42').waitFor({ timeout: WAIT });
 
     await bubble(ben.page, 'Seite 42').waitFor({ timeout: WAIT });
     await until(async () => (await teacher.engine.messages(group)).some((m) => m.text.startsWith('Ja, Seite 42')), WAIT, 'the teacher gets the answer');
-    await send(ben.page, 'Danke dir!');
+    await sendMessage(ben.page, 'Danke dir!');
     await bubble(mia.page, 'Danke dir!').waitFor({ timeout: WAIT });
 
     // The teacher answers from the Node device: both browsers show it live.
@@ -183,7 +157,7 @@ describe('web app: two pupils chat in their class through the relay', () => {
 
     // Mia replies to it: Ben sees the quote above her answer.
     await act(mia.page, 'Hast du die Mathe-Hausaufgaben?', 'Antworten');
-    await send(mia.page, 'Klar, schick ich dir gleich');
+    await sendMessage(mia.page, 'Klar, schick ich dir gleich');
     const reply = line(ben.page, 'Klar, schick ich dir gleich');
     await reply.waitFor({ timeout: WAIT });
     expect(await reply.locator('.quote').textContent()).toContain('Hast du die Mathe-Hausaufgaben?');
@@ -199,7 +173,7 @@ describe('web app: two pupils chat in their class through the relay', () => {
     await edited.getByText('bearbeitet').waitFor({ timeout: WAIT });
 
     // Ben deletes a message for everyone (asked once more before it goes).
-    await send(ben.page, 'Ups, falscher Chat');
+    await sendMessage(ben.page, 'Ups, falscher Chat');
     await line(mia.page, 'Ups, falscher Chat').waitFor({ timeout: WAIT });
     const row = line(ben.page, 'Ups, falscher Chat');
     await row.hover();
@@ -275,7 +249,7 @@ describe('web app: two pupils chat in their class through the relay', () => {
     await relay.stop();
 
     await page.getByText(/^Offline/).waitFor({ timeout: WAIT });
-    await send(page, 'Bin gleich wieder online');
+    await sendMessage(page, 'Bin gleich wieder online');
     const offline = bubble(page, 'Bin gleich wieder online');
     await offline.getByText('Wartet auf die Schule').waitFor({ state: 'attached', timeout: WAIT });
     await screenshot(page, '08-offline-pending');

@@ -6,21 +6,14 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import AxeBuilder from '@axe-core/playwright';
 import { accountRef } from '@schoolmesh/model';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import QRCode from 'qrcode';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { type NodeDevice, buildWeb, launchChromium, nodeDevice, openPupil, screenshot, webBuildDir } from './support.ts';
+import { buildWeb, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, screenshot, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
-
-async function expectNoAxeViolations(page: Page, screen: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
-  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`);
-  expect(found, `axe on the ${screen} screen`).toEqual([]);
-}
 
 /**
  * A short Y4M video (640×480, 4:2:0) showing the QR code of `text` in black on white, centred: what a pupil holds up

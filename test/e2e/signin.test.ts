@@ -5,22 +5,15 @@
  * messages; the right password gives a device certified for that account.
  */
 import { rm } from 'node:fs/promises';
-import AxeBuilder from '@axe-core/playwright';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENERIC, SERVICE_DN, SERVICE_PASSWORD, SUFFIX, generateSchool, ldifEntry, passwordOf, ssha, writeTrees } from '../../packages/directory/test/support/fixture.ts';
 import { type Slapd, slapdAvailable, startSlapd } from '../../packages/directory/test/support/slapd.ts';
 import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { buildWeb, launchChromium, openPupil, screenshot, webBuildDir } from './support.ts';
+import { buildWeb, expectNoAxeViolations, launchChromium, openPupil, screenshot, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
 const LOCKED = { id: 'gesperrt.gustav', password: 'Gustavs-Passwort-7' };
-
-async function expectNoAxeViolations(page: Page, screen: string): Promise<void> {
-  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
-  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`);
-  expect(found, `axe on the ${screen} screen`).toEqual([]);
-}
 
 async function signIn(page: Page, username: string, password: string, pin = '2580'): Promise<void> {
   await page.getByLabel('Benutzername').fill(username);

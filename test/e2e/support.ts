@@ -15,7 +15,9 @@ import { RelayLink, libp2pPrivateKey } from '@schoolmesh/net-libp2p';
 import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { multiaddr } from '@multiformats/multiaddr';
+import AxeBuilder from '@axe-core/playwright';
 import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { expect } from 'vitest';
 import { type BundleReport, initialJs } from '../support/initial-js.ts';
 
 export const root = resolve(import.meta.dirname, '../..');
@@ -202,4 +204,31 @@ export async function setEngineClock(browser: Browser, page: Page, offsetMs: num
     page,
     `(() => { const g = globalThis; g.__realNow ??= Date.now; const real = g.__realNow; Date.now = () => real() + ${offsetMs}; return Date.now() - real(); })()`,
   );
+}
+
+/** Axe (WCAG 2.1 AA and best practices) finds nothing on what the page shows now. */
+export async function expectNoAxeViolations(page: Page, screen: string): Promise<void> {
+  const result = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const found = result.violations.map((v) => `${v.id} (${v.impact}): ${v.help}\n    ${v.nodes.map((n) => n.target.join(' ')).join('\n    ')}`);
+  expect(found, `axe on the ${screen} screen`).toEqual([]);
+}
+
+/** Fills in the enrollment form (the code may already be there from the QR link) and submits it. */
+export async function enrollWith(page: Page, code: string | undefined, pin: string): Promise<void> {
+  if (code !== undefined) await page.getByLabel('Anmeldecode').fill(code);
+  await page.getByLabel('Neue PIN für dieses Profil').fill(pin);
+  await page.getByLabel('PIN wiederholen').fill(pin);
+  await page.getByLabel('PIN wiederholen').press('Enter');
+}
+
+/** Types into the composer and sends with Enter. */
+export async function sendMessage(page: Page, text: string): Promise<void> {
+  const box = page.getByRole('textbox', { name: /Nachricht an/ });
+  await box.fill(text);
+  await box.press('Enter');
+}
+
+/** A message bubble of the open chat containing `text`. */
+export function bubble(page: Page, text: string) {
+  return page.locator('sm-chat article').filter({ hasText: text });
 }

@@ -16,7 +16,7 @@ import { accountRef } from '@schoolmesh/model';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { type NodeDevice, type Pupil, artifacts, buildWeb, launchChromium, nodeDevice, openPupil, root, screenshot, webBuildDir } from './support.ts';
+import { artifacts, bubble, buildWeb, enrollWith, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, root, screenshot, sendMessage, webBuildDir } from './support.ts';
 
 const INSIDE = process.env.SCHOOLMESH_NETNS === 'loopback';
 const WAIT = 30_000;
@@ -46,23 +46,6 @@ describe.runIf(!INSIDE)('WebRTC end to end, in a loopback-only network namespace
   }, 600_000);
 });
 
-async function enrollWith(page: Page, code: string): Promise<void> {
-  await page.getByLabel('Anmeldecode').fill(code);
-  await page.getByLabel('Neue PIN für dieses Profil').fill(PIN);
-  await page.getByLabel('PIN wiederholen').fill(PIN);
-  await page.getByLabel('PIN wiederholen').press('Enter');
-}
-
-async function send(page: Page, text: string): Promise<void> {
-  const box = page.getByRole('textbox', { name: /Nachricht an/ });
-  await box.fill(text);
-  await box.press('Enter');
-}
-
-function bubble(page: Page, text: string) {
-  return page.locator('sm-chat article').filter({ hasText: text });
-}
-
 function directNote(page: Page) {
   return page.locator('sm-chat-list p.direct');
 }
@@ -91,7 +74,7 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
     // WebRTC in Chromium gathers ICE candidates only with a media permission (BRIEF.md); without it, no direct link.
     if (options.media) await p.context.grantPermissions(['microphone'], { origin: relay.http });
     await p.page.goto(relay.http);
-    await enrollWith(p.page, await relay.issueCode(account, 'pupil', name));
+    await enrollWith(p.page, await relay.issueCode(account, 'pupil', name), PIN);
     return p;
   }
 
@@ -133,9 +116,9 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
     await lea.page.getByRole('link', { name: /Klasse 7b/ }).click();
     await tom.page.getByRole('link', { name: /Klasse 7b/ }).click();
     for (let i = 1; i <= 3; i++) {
-      await send(lea.page, `Über die Schule ${i}`);
+      await sendMessage(lea.page, `Über die Schule ${i}`);
       await bubble(tom.page, `Über die Schule ${i}`).waitFor({ timeout: WAIT });
-      await send(tom.page, `Zurück über die Schule ${i}`);
+      await sendMessage(tom.page, `Zurück über die Schule ${i}`);
       await bubble(lea.page, `Zurück über die Schule ${i}`).waitFor({ timeout: WAIT });
     }
     // Both announced themselves (so each was listed to the other and a dial was due), and no link came up: no
@@ -164,7 +147,7 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
 
     await ben.page.getByRole('link', { name: /Klasse 7a/ }).click();
     await mia.page.getByRole('link', { name: /Klasse 7a/ }).click();
-    await send(ben.page, 'Noch über die Schule und direkt');
+    await sendMessage(ben.page, 'Noch über die Schule und direkt');
     await bubble(mia.page, 'Noch über die Schule und direkt').waitFor({ timeout: WAIT });
 
     // The relay dies (kill -9): both browsers notice, and the direct link carries on.
@@ -178,9 +161,9 @@ describe.runIf(INSIDE)('web app: two pupils connect directly over WebRTC', () =>
     const rtt: number[] = [];
     for (let i = 1; i <= 3; i++) {
       const t0 = Date.now();
-      await send(ben.page, `Ohne Schule von Ben ${i}`);
+      await sendMessage(ben.page, `Ohne Schule von Ben ${i}`);
       await bubble(mia.page, `Ohne Schule von Ben ${i}`).waitFor({ timeout: WAIT });
-      await send(mia.page, `Ohne Schule von Mia ${i}`);
+      await sendMessage(mia.page, `Ohne Schule von Mia ${i}`);
       await bubble(ben.page, `Ohne Schule von Mia ${i}`).waitFor({ timeout: WAIT });
       rtt.push(Date.now() - t0);
     }
