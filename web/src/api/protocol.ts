@@ -4,6 +4,7 @@
  * method's result or an `ApiError`. Events flow the other way, only for the profile a port has opened: a tab
  * never receives anything of a profile it did not open.
  */
+import type { AccountDevice } from '@schoolmesh/client/account';
 
 export type GroupKind = 'class' | 'department' | 'club' | 'custom' | 'direct' | 'announcement';
 
@@ -129,20 +130,8 @@ export interface Person {
   mayMessage: boolean;
 }
 
-/** One device of this account, as the school's relay knows it ("Meine Geräte"). */
-export interface MyDevice {
-  device: string;
-  /** The name the account gave it ('' until renamed). */
-  name: string;
-  enrolledAt: number;
-  lastSeen?: number;
-  online: boolean;
-  /** This device. */
-  current: boolean;
-  /** 'code', 'approval' (a code from another device of the account), or a sign-in method. */
-  via: string;
-  revoked: boolean;
-}
+/** One device of this account, as the school's relay knows it ("Meine Geräte"): the account protocol's record. */
+export type MyDevice = AccountDevice;
 
 /** A one-time code that enrolls another device of this account (device approval), valid for a few minutes. */
 export interface ApprovalCode {
