@@ -269,7 +269,9 @@ export class Engine {
 
   private async signAndCommit(group: string, body: OpBody): Promise<void> {
     const log = this.replica.log(group);
-    if (!log) throw new EngineError('unknown-group', `unknown group ${group}`);
+    // A log with no heads holds only pending ops (their parents, the group's creation among them, have not arrived):
+    // this device does not know the group yet and cannot sign anything on it.
+    if (!log || log.heads().length === 0) throw new EngineError('unknown-group', `unknown group ${group}`);
     const op = await createOp(this.opts.identity, group, log.heads(), body, this.now());
     const { rejected, reasons } = await this.replica.addOps(group, [op.bytes]);
     if (rejected > 0) throw new EngineError('forbidden', reasons.join('; '));

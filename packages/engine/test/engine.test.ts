@@ -48,6 +48,24 @@ describe('engine: two devices chat directly', () => {
     expect(await texts(pupil, group)).not.toContain('nachher');
   });
 
+  it('refuses a membership change, with a clear error, on a group it holds only pending ops of', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const pupil = await s.engine(await s.device('ben', 'pupil'));
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    await teacher.addMember(group, s.ref('clara'), 'moderator');
+    // The pupil's device gets the last op but not the group's creation: the op waits for its parents.
+    const ops = teacher.replica.membershipFor(group, []);
+    await pupil.replica.addOps(group, ops.slice(-1));
+    await pupil.idle();
+    expect(pupil.replica.log(group)?.heads()).toEqual([]);
+    await expect(pupil.addMember(group, s.ref('dana'))).rejects.toMatchObject({ name: 'EngineError', code: 'unknown-group' });
+    // Once the rest arrives the log has its head again.
+    await pupil.replica.addOps(group, ops);
+    await pupil.idle();
+    expect(pupil.replica.log(group)?.heads().length).toBe(1);
+  });
+
   it('retention deletes expired buckets and erases keys no live bucket needs', async () => {
     const s = await testSchool();
     const teacher = await s.engine(await s.device('schmidt', 'teacher'));
