@@ -122,7 +122,14 @@ describe('web app: two pupils exchange an image and a PDF', () => {
     const benLine = ben.page.locator('sm-chat .line').filter({ hasText: 'Mein Tafelbild von heute' });
     await benLine.locator('sm-attachment .thumb img').waitFor({ timeout: WAIT });
     // (The relay's acknowledgement follows the upload and the entry's fsync: give it longer on a loaded machine.)
-    await benLine.getByText('Bei der Schule angekommen').waitFor({ state: 'attached', timeout: 3 * WAIT });
+    await benLine
+      .getByText('Bei der Schule angekommen')
+      .waitFor({ state: 'attached', timeout: 3 * WAIT })
+      .catch((error: Error) => {
+        // Say why: what the relay logged about sessions and refused entries.
+        const relayLog = relay.logs.filter((l) => /"level":(40|50)|reject|refus|closed/.test(l)).slice(-30);
+        throw new Error(`${error.message}\nrelay log (warnings):\n${relayLog.join('\n')}`);
+      });
 
     // Mia sees it inline: decoded at the downscaled size, with the colours where Ben drew them.
     const miaLine = mia.page.locator('sm-chat .line').filter({ hasText: 'Mein Tafelbild von heute' });

@@ -1,24 +1,24 @@
-import { type Attachment, BucketDoc, type ChatMessage, type PostInput, mergeOwnUpdates } from '@schoolmesh/content';
-import { type Entry, MAX_ENTRY_CIPHERTEXT, chainSeed, openEntry, sealEntry, signManifest } from '@schoolmesh/entries';
+import { type Attachment, BucketDoc, type ChatMessage, mergeOwnUpdates, type PostInput } from '@schoolmesh/content';
+import { chainSeed, type Entry, MAX_ENTRY_CIPHERTEXT, openEntry, sealEntry, signManifest } from '@schoolmesh/entries';
 import type { DeviceIdentity, TrustStore } from '@schoolmesh/identity';
 import {
-  type GroupState,
-  type OpBody,
   canPost,
   canRead,
   createOp,
+  type GroupState,
   needsRotation,
   newEpochBody,
+  type OpBody,
   openEpochKey,
   shareKeyBody,
 } from '@schoolmesh/membership';
-import { type AccountRef, BUCKET_MS, type GroupKind, type GroupPolicy, type GroupRole, bucketOf, bucketStart, defaultGroupPolicy, oldestLiveBucket } from '@schoolmesh/model';
-import { Replica, type ReplicaEvent, epochIdOf } from '@schoolmesh/replica';
+import { type AccountRef, BUCKET_MS, bucketOf, bucketStart, defaultGroupPolicy, type GroupKind, type GroupPolicy, type GroupRole, oldestLiveBucket } from '@schoolmesh/model';
+import { epochIdOf, Replica, type ReplicaEvent } from '@schoolmesh/replica';
 import type { StorageAdapter } from '@schoolmesh/storage';
-import { type FrameChannel, type PeerInfo, type SyncProgress, SyncSession, boundToTransport } from '@schoolmesh/sync';
+import { boundToTransport, type FrameChannel, type PeerInfo, SyncError, type SyncProgress, SyncSession } from '@schoolmesh/sync';
 import {
-  type AttachmentInput,
   AttachmentError,
+  type AttachmentInput,
   type BlobAddress,
   type BlobTransport,
   blobKey,
@@ -73,6 +73,9 @@ export const BUCKET_GRACE_MS = BUCKET_MS;
 export function isFinished(bucket: number, now: number): boolean {
   return now >= bucketStart(bucket + 1) + BUCKET_GRACE_MS;
 }
+
+/** How often a refused live push is sent again on the same session (see `Engine.pushTo`). */
+const PUSH_RETRIES = 3;
 
 export class EngineError extends Error {
   override readonly name = 'EngineError';
@@ -578,9 +581,34 @@ export class Engine {
       };
       this.unacked.push({ entries, resolve: settle });
       for (const s of this.sessions) {
-        if (s.peer && this.replica.mayRead(s.peer, group)) s.pushEntries(entries).then(settle, () => {});
+        if (s.peer && this.replica.mayRead(s.peer, group)) this.pushTo(s, entries, settle);
       }
     });
+  }
+
+  /**
+   * Pushes own entries to one peer. The peer may refuse a live push that outran something it needs first: the
+   * earlier entries of the chain still on their way with catch-up (a gap), or the op of a new key epoch it is still
+   * applying from another session. Then, once this session has caught up, the chain goes again from its first entry
+   * up to the pushed ones (the peer skips what it holds), at most `PUSH_RETRIES` times with growing pauses; after
+   * that the entries wait for the next session's catch-up, as when offline.
+   */
+  private pushTo(session: SyncSession, entries: Entry[], settle: () => void, attempt = 0): void {
+    session.pushEntries(entries).then(settle, async (error: unknown) => {
+      if (!(error instanceof SyncError) || error.code !== 'remote' || error.remoteCode !== undefined || attempt >= PUSH_RETRIES) return;
+      if (!(await session.caughtUp().then(() => true, () => false))) return;
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+      if (!this.sessions.has(session)) return;
+      this.pushTo(session, await this.ownChainThrough(entries), settle, attempt + 1);
+    });
+  }
+
+  /** This device's stored entries of the chain `entries` belong to, from its first up to the last of `entries`. */
+  private async ownChainThrough(entries: readonly Entry[]): Promise<Entry[]> {
+    const last = entries[entries.length - 1]!;
+    const stored = await this.replica.bucketEntries(last.group, last.bucket);
+    const chain = stored.filter((e) => e.author === this.deviceId && e.seq <= last.seq).sort((a, b) => a.seq - b.seq);
+    return chain.length > 0 ? chain : [...entries];
   }
 
   /**
@@ -675,7 +703,7 @@ export class Engine {
         // Entries written while offline went out with catch-up; re-push the ones still awaiting an ack.
         for (const u of [...this.unacked]) {
           const group = u.entries[0]!.group;
-          if (this.replica.mayRead(peer, group)) session.pushEntries(u.entries).then(u.resolve, () => {});
+          if (this.replica.mayRead(peer, group)) this.pushTo(session, u.entries, u.resolve);
         }
       })
       .catch(() => {});

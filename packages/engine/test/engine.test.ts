@@ -66,6 +66,60 @@ describe('engine: two devices chat directly', () => {
     expect(pupil.replica.log(group)?.heads().length).toBe(1);
   });
 
+  it('a post written just after connecting, before catch-up sent the one written offline, still reaches the peer and is acknowledged', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const pupil = await s.engine(await s.device('ben', 'pupil'));
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    await teacher.post(group, { text: 'hallo' });
+    const first = link(teacher, pupil);
+    await eventually(async () => (await texts(pupil, group).catch((): string[] => [])).includes('hallo'));
+    await (await pupil.post(group, { text: 'eins' })).acked;
+    first.close();
+    // Offline: the next entry of the pupil's chain waits for catch-up.
+    const offline = await pupil.post(group, { text: 'zwei' });
+    const live: Promise<void>[] = [];
+    pupil.on((e) => {
+      // The moment the session is authenticated, before the peers exchanged their vectors: a live push.
+      if (e.type === 'connection' && e.open) live.push(pupil.post(group, { text: 'drei' }).then((p) => p.acked));
+    });
+    link(teacher, pupil);
+    await eventually(() => live.length === 1);
+    await Promise.all([offline.acked, live[0]]);
+    await eventually(async () => (await texts(teacher, group)).includes('drei'));
+    expect((await texts(teacher, group)).sort()).toEqual(['drei', 'eins', 'hallo', 'zwei']);
+  });
+
+  it('a live push the peer refuses once (it lacked what came first) is sent again after catch-up and acknowledged', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const pupil = await s.engine(await s.device('ben', 'pupil'));
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    await teacher.post(group, { text: 'hallo' });
+    link(teacher, pupil);
+    await eventually(async () => (await texts(pupil, group).catch((): string[] => [])).includes('hallo'));
+    await (await pupil.post(group, { text: 'eins' })).acked;
+    // The teacher's replica refuses the next push of the pupil once, as a relay does when a live push outruns the
+    // catch-up that carries the chain's earlier entries ("gap") or an epoch op still being applied.
+    const apply = teacher.replica.applyEntries.bind(teacher.replica);
+    let refused = 0;
+    teacher.replica.applyEntries = async (entries, peer) => {
+      if (refused === 0 && entries.some((e) => e.author === pupil.deviceId)) {
+        refused++;
+        return { accepted: [], rejected: entries.length, reason: 'gap: holds seq 0, expected seq 1' };
+      }
+      return apply(entries, peer);
+    };
+    const posted = await pupil.post(group, { text: 'zwei' });
+    let acked = false;
+    void posted.acked.then(() => {
+      acked = true;
+    });
+    await eventually(() => acked);
+    expect(refused).toBe(1);
+    expect(await texts(teacher, group)).toContain('zwei');
+  });
+
   it('retention deletes expired buckets and erases keys no live bucket needs', async () => {
     const s = await testSchool();
     const teacher = await s.engine(await s.device('schmidt', 'teacher'));
