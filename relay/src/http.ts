@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import { extname, join, normalize, sep } from 'node:path';
 import type { DeviceCertificate } from '@schoolmesh/identity';
+import type { Role } from '@schoolmesh/model';
 import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import type { Logger } from 'pino';
 import { type AdminContext, adminRoutes } from './admin-api.ts';
@@ -15,7 +16,7 @@ export interface HttpContext {
   /** Partner schools whose devices this school's devices should trust (shared groups). */
   partners: { name: string; root: string }[];
   /** School-wide rules devices apply themselves. */
-  policy: () => { pupilDirectMessages: boolean };
+  policy: () => { pupilDirectMessages: boolean; whoMayCreateGroups: Role[] };
   enrollment: Enrollment;
   metrics: RelayMetrics;
   webRoot: string | undefined;

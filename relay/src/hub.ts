@@ -23,6 +23,8 @@ export interface HubOptions {
   sessionsPerDevice: number;
   /** A session that has not authenticated after this long is refused (an idle stranger holds a stream). */
   handshakeMs: number;
+  /** The school's rules for groups this relay does not hold yet: why a batch of ops is refused, or undefined. */
+  admitGroup?: (ops: readonly Uint8Array[]) => Promise<string | undefined>;
 }
 
 /**
@@ -190,7 +192,13 @@ export class SessionHub {
       mayRead: (peer, group) => replica.mayRead(peer, group),
       membershipFor: (group, theirs) => replica.membershipFor(group, theirs),
       heads: (group) => replica.heads(group),
-      applyMembership: (group, ops, peer) => replica.applyMembership(group, ops, peer),
+      applyMembership: async (group, ops, peer) => {
+        // A group new to this relay is judged by the school's rules first (group-admission.ts).
+        const refusal = this.opts.admitGroup && !replica.knowsGroup(group) ? await this.opts.admitGroup(ops) : undefined;
+        if (refusal === undefined) return replica.applyMembership(group, ops, peer);
+        this.opts.log.warn({ group, peer: peer.id, reason: refusal }, 'group refused');
+        return { applied: 0, rejected: ops.length, missing: false, fresh: [] };
+      },
       summary: (group) => replica.summary(group),
       vector: (group, bucket) => replica.vector(group, bucket),
       entriesFor: (group, bucket, theirs) => replica.entriesFor(group, bucket, theirs),

@@ -23,6 +23,7 @@ import { BlobStore } from './blob-store.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
 import type { AdminGroup } from './admin-api.ts';
 import { Federation } from './federation.ts';
+import { type GroupAdmissionContext, groupCreationRefusal, knownRole } from './group-admission.ts';
 import { createHttpServer } from './http.ts';
 import { SessionHub } from './hub.ts';
 import { type RelayKeys, loadRelayKeys } from './keystore.ts';
@@ -96,7 +97,22 @@ export class Relay {
     const policies = await SchoolPolicyStore.open(config.dataDir, { ...config.policy, ...config.directorySync?.policy });
     const credential: LocalCredential = { kind: 'authority', bytes: keys.authorityCert.bytes, sign: (m) => keys.authority.sign(m) };
     const limiter = new DeviceRateLimiter({ entries: config.limits.entriesPerMinutePerDevice, bytes: config.limits.bytesPerMinutePerDevice });
-    const hub = new SessionHub({ replica, trust, credential, metrics, limiter, log, sessionsPerDevice: config.limits.sessionsPerDevice, handshakeMs: config.limits.handshakeSeconds * 1000 });
+    const admission: GroupAdmissionContext = {
+      school: keys.schoolId,
+      policy: () => policies.get(),
+      roleOf: (account) => knownRole(account, keys.schoolId, enrollment, replica),
+    };
+    const hub = new SessionHub({
+      replica,
+      trust,
+      credential,
+      metrics,
+      limiter,
+      log,
+      sessionsPerDevice: config.limits.sessionsPerDevice,
+      handshakeMs: config.limits.handshakeSeconds * 1000,
+      admitGroup: (ops) => groupCreationRefusal(ops, admission),
+    });
     // The circuit relay serves nobody until the presence service decides (it needs the node to exist first).
     const circuit: CircuitPolicy = { mayReserve: () => false, mayRelay: () => false };
     const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed), circuit);
@@ -152,7 +168,7 @@ export class Relay {
     const http = createHttpServer({
       school: { id: keys.schoolId, name: keys.schoolName, root: toBase64Url(keys.rootPublicKey) },
       partners,
-      policy: () => ({ pupilDirectMessages: policies.get().pupilDirectMessages }),
+      policy: () => ({ pupilDirectMessages: policies.get().pupilDirectMessages, whoMayCreateGroups: [...policies.get().whoMayCreateGroups] }),
       enrollment,
       metrics,
       webRoot: config.webRoot,

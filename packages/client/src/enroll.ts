@@ -9,7 +9,7 @@ export interface SchoolInfo {
   relay: { peerId: string; ws: string[]; tcp: string[] };
   methods?: string[];
   /** The school's rules a device applies itself (absent from older relays: the model's defaults then). */
-  policy?: { pupilDirectMessages?: boolean };
+  policy?: { pupilDirectMessages?: boolean; whoMayCreateGroups?: string[] };
 }
 
 export class EnrollError extends Error {
