@@ -9,7 +9,7 @@ import { accountRef } from '@schoolmesh/model';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { buildWeb, enrollWith, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, webBuildDir } from './support.ts';
+import { buildWeb, enrollWith, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, sendMessage, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
 const PIN = '2580';
@@ -166,6 +166,72 @@ describe('web app: group info and direct messages', () => {
     expect(await page.getByRole('link', { name: /^Herr Müßig/ }).count()).toBe(1);
     expect(teacher.engine.groups().filter((g) => g.kind === 'direct')).toHaveLength(1);
     expect(ben.errors).toEqual([]);
+  });
+
+  it('lets a teacher create a group with picked members from "Neuer Chat"; a pupil is not offered it', async () => {
+    // The pupil's dialog has no "Neue Gruppe" (the school's whoMayCreateGroups: teachers, staff, admins).
+    await ben.page.getByRole('button', { name: 'Neuer Chat' }).click();
+    const benDialog = ben.page.getByRole('dialog', { name: 'Neuer Chat' });
+    await benDialog.waitFor({ timeout: WAIT });
+    expect(await benDialog.getByRole('button', { name: 'Neue Gruppe' }).count()).toBe(0);
+    await ben.page.keyboard.press('Escape');
+    await expect.poll(() => benDialog.count(), { timeout: WAIT }).toBe(0);
+
+    // A teacher of the class, on a browser of her own.
+    await teacher.engine.addMember(group, accountRef(relay.info.school.id, 'weber'), 'member');
+    const weber = await openPupil(browser, { viewport: { width: 1100, height: 760 } });
+    try {
+      await weber.page.goto(relay.http);
+      await enrollWith(weber.page, await relay.issueCode('weber', 'teacher', 'Frau Weber'), PIN);
+      await weber.page.getByRole('link', { name: /Klasse 8c/ }).waitFor({ timeout: WAIT });
+      const page = weber.page;
+      await page.getByRole('button', { name: 'Neuer Chat' }).click();
+      const start = page.getByRole('dialog', { name: 'Neuer Chat' });
+      await start.waitFor({ timeout: WAIT });
+      await start.getByRole('button', { name: 'Neue Gruppe' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Neue Gruppe' });
+      await dialog.waitFor({ timeout: WAIT });
+      const name = dialog.getByRole('textbox', { name: 'Name der Gruppe' });
+      await expect.poll(() => name.evaluate((el) => el.matches(':focus'))).toBe(true);
+      // No name: a clear message, nothing created.
+      await dialog.getByRole('button', { name: 'Gruppe erstellen' }).click();
+      await expect.poll(() => dialog.getByRole('alert').textContent()).toContain('Gib der Gruppe einen Namen');
+      await name.fill('AG Robotik');
+      // Members are picked from the people of her groups, by keyboard as well.
+      await expect.poll(() => dialog.getByRole('checkbox', { name: /Ben Öztürk/ }).count(), { timeout: WAIT }).toBe(1);
+      await dialog.getByRole('checkbox', { name: /Ben Öztürk/ }).check();
+      await dialog.getByRole('searchbox', { name: 'Person suchen' }).fill('schafer');
+      const miaBox = dialog.getByRole('checkbox', { name: /Mia Schäfer/ });
+      await miaBox.focus();
+      await page.keyboard.press('Space');
+      await expect.poll(() => dialog.getByRole('status').textContent()).toContain('2 Personen ausgewählt');
+      await expectNoAxeViolations(page, 'new group');
+      await screenshot(page, '14-new-group');
+      await dialog.getByRole('button', { name: 'Gruppe erstellen' }).click();
+      await expect.poll(() => dialog.count(), { timeout: WAIT }).toBe(0);
+      await expect.poll(() => page.locator('sm-chat h1').textContent(), { timeout: WAIT }).toBe('AG Robotik');
+      await sendMessage(page, 'Erstes Treffen am Donnerstag im Werkraum.');
+
+      // Both picked pupils get the group and the message, Ben in his browser and Mia on her device.
+      const benEntry = ben.page.getByRole('link', { name: /AG Robotik/ });
+      await expect.poll(() => benEntry.textContent(), { timeout: WAIT }).toContain('Werkraum');
+      const id = decodeURIComponent(await weber.page.evaluate(() => location.hash)).slice('#chat='.length);
+      await expect
+        .poll(
+          async () => {
+            if (!mia.engine.canRead(id)) return [];
+            const all = await Promise.all(mia.engine.liveBuckets(id).map((b) => mia.engine.messages(id, b)));
+            return all.flat().map((m) => m.text);
+          },
+          { timeout: WAIT },
+        )
+        .toContain('Erstes Treffen am Donnerstag im Werkraum.');
+      expect(mia.engine.state(id)?.kind).toBe('custom');
+      expect(mia.engine.state(id)?.name).toBe('AG Robotik');
+      expect(weber.errors).toEqual([]);
+    } finally {
+      await weber.context.close();
+    }
   });
 
   it('lists, renames and revokes own devices, and approves a new device with a code shown as text and QR code', async () => {

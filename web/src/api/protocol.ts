@@ -201,6 +201,13 @@ export interface EngineApi {
    * the school's policy does not allow it.
    */
   openDirect(args: { account: string }): { group: string; created: boolean };
+  /** Whether the school lets this account create groups (`whoMayCreateGroups`). */
+  mayCreateGroups(): boolean;
+  /**
+   * Creates a group (custom, or announcement: only owners and moderators post) with the picked people as members;
+   * 'forbidden' (detail 'group-refused') when the school's policy does not allow it, 'bad-request' for a bad name.
+   */
+  createGroup(args: { name: string; announcement: boolean; members: string[] }): { group: string };
   /** This account's devices, from the relay (needs the link to the relay; 'account' with detail 'unreachable' else). */
   myDevices(): MyDevice[];
   renameDevice(args: { device: string; name: string }): null;

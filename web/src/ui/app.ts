@@ -2,6 +2,7 @@ import { msg, updateWhenLocaleChanges } from '@lit/localize';
 import { LitElement, css, html, nothing } from 'lit';
 import { EngineCallError, EngineClient } from '../api/client.ts';
 import type { AppEvent, ChatSummary, ConnectionStatus, GroupInfo, MessageView, Opened, Person, ProfileSummary } from '../api/protocol.ts';
+import type { NewGroup } from './new-chat.ts';
 import './chat-list.ts';
 import './chat-view.ts';
 import type { ChatView, EditDetail, MessageRefDetail, ReactDetail, SendDetail, SendFilesDetail } from './chat-view.ts';
@@ -85,7 +86,7 @@ export class App extends LitElement {
   /** The browser can show notifications and has not been asked yet. */
   declare canAskNotify: boolean;
   /** The open dialog (its module is loaded on first use): group info, or the people search of "Neuer Chat". */
-  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; error: string; busy: boolean } | { kind: 'devices' } | { kind: 'remove'; profile: ProfileSummary } | undefined;
+  declare dialog: { kind: 'info'; info: GroupInfo } | { kind: 'new-chat'; people: Person[]; mayCreateGroups: boolean; error: string; busy: boolean } | { kind: 'devices' } | { kind: 'remove'; profile: ProfileSummary } | undefined;
   /** The admin console is open (`#admin`, admin profiles only; its code loads on first use). */
   declare admin: boolean;
 
@@ -446,8 +447,8 @@ export class App extends LitElement {
 
   private async showNewChat(): Promise<void> {
     this.rememberOpener();
-    const [people] = await Promise.all([this.call('people'), import('./new-chat.ts')]);
-    this.dialog = { kind: 'new-chat', people, error: '', busy: false };
+    const [people, mayCreateGroups] = await Promise.all([this.call('people'), this.call('mayCreateGroups'), import('./new-chat.ts')]);
+    this.dialog = { kind: 'new-chat', people, mayCreateGroups, error: '', busy: false };
   }
 
   private async showDevices(): Promise<void> {
@@ -489,6 +490,26 @@ export class App extends LitElement {
     }
   }
 
+  /** Creates the group of "Neue Gruppe" and opens it; a refusal shows in the dialog. */
+  private async createGroup(input: NewGroup): Promise<void> {
+    const d = this.dialog;
+    if (d?.kind !== 'new-chat' || d.busy) return;
+    this.dialog = { ...d, busy: true, error: '' };
+    try {
+      const { group } = await this.call('createGroup', input);
+      await this.loadChats();
+      this.dialog = undefined;
+      this.dialogOpener = undefined;
+      location.hash = `chat=${encodeURIComponent(group)}`;
+    } catch (error) {
+      const refused = error instanceof EngineCallError && error.detail === 'group-refused';
+      const reason = refused
+        ? msg('Deine Schule erlaubt dir nicht, Gruppen zu erstellen.', { id: 'group.new.refused' })
+        : msg('Die Gruppe konnte nicht erstellt werden.', { id: 'group.new.failed' });
+      this.dialog = { ...d, busy: false, error: reason };
+    }
+  }
+
   private renderDialog() {
     const d = this.dialog;
     if (d?.kind === 'info') return html`<sm-group-info .info=${d.info} @close=${this.closeDialog}></sm-group-info>`;
@@ -498,9 +519,11 @@ export class App extends LitElement {
     if (d?.kind === 'new-chat')
       return html`<sm-new-chat
         .people=${d.people}
+        .mayCreateGroups=${d.mayCreateGroups}
         error=${d.error}
         ?busy=${d.busy}
         @pick-person=${(e: CustomEvent<Person>) => this.startDirect(e.detail)}
+        @create-group=${(e: CustomEvent<NewGroup>) => this.createGroup(e.detail)}
         @close=${this.closeDialog}
       ></sm-new-chat>`;
     return nothing;

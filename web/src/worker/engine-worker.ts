@@ -12,7 +12,7 @@ import { isSendableType } from '../api/files.ts';
 import type { ApiError, AppEvent, EngineApi, FromWorker, Method, Opened, Request, ToWorker } from '../api/protocol.ts';
 import { EncryptedStorage, WrongPinError, deriveProfileKey } from './encrypted-storage.ts';
 import { type ProfileRecord, deleteProfile, getProfile, listProfiles, profileDatabase, putProfile, summaryOf } from './registry.ts';
-import { DirectChatRefused } from './people.ts';
+import { DirectChatRefused, GroupRefused } from './people.ts';
 import { ProfileRuntime, storeNewProfile } from './runtime.ts';
 
 interface PortLike {
@@ -267,6 +267,12 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       if (typeof account !== 'string' || account === '') throw new ApiFailure({ code: 'bad-request', message: 'account: an account reference' });
       return (await current(client)).openDirect(account);
     },
+    mayCreateGroups: async () => (await current(client)).mayCreateGroups(),
+    createGroup: async ({ name, announcement, members }) => {
+      if (typeof name !== 'string' || !Array.isArray(members) || members.some((m) => typeof m !== 'string'))
+        throw new ApiFailure({ code: 'bad-request', message: 'createGroup: a name and a list of account references' });
+      return (await current(client)).createGroup({ name, announcement: announcement === true, members });
+    },
     myDevices: async () => (await current(client)).myDevices(),
     renameDevice: async ({ device, name }) => {
       await (await current(client)).renameDevice(String(device), name);
@@ -298,6 +304,8 @@ function toApiError(error: unknown): ApiError {
   if (error instanceof AttachmentError) return { code: 'attachment', detail: error.code, message: error.message };
   // The account protocol's errors (its module loads lazily, so by name).
   if (error instanceof Error && error.name === 'AccountProtocolError') return { code: 'account', detail: String((error as { code?: unknown }).code), message: error.message };
+  if (error instanceof GroupRefused)
+    return error.reason === 'policy' ? { code: 'forbidden', detail: 'group-refused', message: error.message } : { code: 'bad-request', detail: error.reason, message: error.message };
   if (error instanceof DirectChatRefused)
     return error.reason === 'policy' ? { code: 'forbidden', detail: 'direct-refused', message: error.message } : { code: 'bad-request', detail: error.reason, message: error.message };
   if (error instanceof EngineError) {

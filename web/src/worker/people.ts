@@ -65,6 +65,12 @@ export function mayMessage(myRole: string, to: KnownPerson, policy: SchoolPolicy
   return !!from && !!target && mayDirectMessage(from, target, policy);
 }
 
+/** The school's policy lets this role create groups (admins always may; the relay refuses the others' groups too). */
+export function mayCreateGroups(myRole: string, policy: SchoolPolicy = defaultSchoolPolicy): boolean {
+  const role = asRole(myRole);
+  return !!role && (role === 'admin' || policy.whoMayCreateGroups.includes(role));
+}
+
 /** The people of "Neuer Chat": everybody known except this account, sorted by name in German collation. */
 export function people(engine: Engine, myRole: string, partnerName: (school: string) => string | undefined, policy?: SchoolPolicy): Person[] {
   const collator = new Intl.Collator('de', { sensitivity: 'base' });
@@ -106,6 +112,17 @@ export function groupInfo(engine: Engine, group: string, name: string, partnerNa
 }
 
 /** Why a direct chat cannot be opened: the school's policy forbids it, or the person is not known here. */
+/** A group this device will not create: the school's policy, a name out of bounds, or a member it does not know. */
+export class GroupRefused extends Error {
+  override readonly name = 'GroupRefused';
+  constructor(
+    readonly reason: 'policy' | 'bad-name' | 'unknown-person',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 export class DirectChatRefused extends Error {
   override readonly name = 'DirectChatRefused';
   constructor(

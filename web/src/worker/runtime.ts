@@ -4,13 +4,13 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
-import { BUCKET_MS, type SchoolPolicy, defaultSchoolPolicy, isExpired } from '@schoolmesh/model';
+import { BUCKET_MS, type Role, type SchoolPolicy, defaultSchoolPolicy, isExpired, roles as allRoles } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
 import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
 import { DirectLinks } from './direct.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import { type BrowserRelayConnection, connectBrowserToRelay } from './net.ts';
-import { DirectChatRefused, directPartner, directWith, groupInfo, knownPeople, mayMessage, people } from './people.ts';
+import { DirectChatRefused, GroupRefused, directPartner, directWith, groupInfo, knownPeople, mayCreateGroups, mayMessage, people } from './people.ts';
 import { profileDatabase } from './registry.ts';
 
 type ChatMessage = Awaited<ReturnType<Engine['messages']>>[number];
@@ -22,6 +22,8 @@ const IDENTITY_KEY = ['app', 'identity'];
 const SCHOOL_KEY = ['app', 'school'];
 const seenKey = (group: string) => ['app', 'seen', group];
 const pendingPrefix = ['app', 'pending'];
+/** Longest group name the app lets a user type (the wire allows 256 bytes). */
+const MAX_GROUP_NAME = 80;
 const EXPIRY_CHECK_MS = 60_000;
 const MAX_EXPIRY_WAIT_MS = 6 * 3_600_000;
 
@@ -307,7 +309,13 @@ export class ProfileRuntime {
 
   /** The school's rules as its relay announced them (defaults where it announced none). */
   private schoolPolicy(): SchoolPolicy {
-    return { ...defaultSchoolPolicy, pupilDirectMessages: this.info.policy?.pupilDirectMessages ?? defaultSchoolPolicy.pupilDirectMessages };
+    const announced = this.info.policy;
+    const roles = announced?.whoMayCreateGroups?.filter((r): r is Role => (allRoles as readonly string[]).includes(r));
+    return {
+      ...defaultSchoolPolicy,
+      pupilDirectMessages: announced?.pupilDirectMessages ?? defaultSchoolPolicy.pupilDirectMessages,
+      whoMayCreateGroups: roles ?? defaultSchoolPolicy.whoMayCreateGroups,
+    };
   }
 
   /** A direct chat is named for the other person; every other group by its own name. `known`: computed once per list. */
@@ -336,6 +344,32 @@ export class ProfileRuntime {
     const group = await this.engine.createGroup({ kind: 'direct', name: `${mine} · ${person.name}`, members: [{ account, role: 'member' }] });
     this.touchAll();
     return { group, created: true };
+  }
+
+  /** Whether this account may create groups here (the school's `whoMayCreateGroups`). */
+  mayCreateGroups(): boolean {
+    return mayCreateGroups(this.identity.certificate.role, this.schoolPolicy());
+  }
+
+  /**
+   * Creates a group with this account as owner and the picked people (known from this device's groups) as members:
+   * a custom group, or an announcement group in which only its owners and moderators post.
+   */
+  async createGroup(input: { name: string; announcement: boolean; members: readonly string[] }): Promise<{ group: string }> {
+    if (!this.mayCreateGroups()) throw new GroupRefused('policy', "the school's policy does not let this account create groups");
+    const name = input.name.trim().replace(/\s+/g, ' ');
+    if (name.length === 0 || name.length > MAX_GROUP_NAME) throw new GroupRefused('bad-name', `a group name has 1 to ${MAX_GROUP_NAME} characters`);
+    const known = knownPeople(this.engine);
+    const members = [...new Set(input.members)].filter((a) => a !== this.engine.account);
+    const unknown = members.find((a) => !known.has(a));
+    if (unknown) throw new GroupRefused('unknown-person', 'this device does not know one of the people picked');
+    const group = await this.engine.createGroup({
+      kind: input.announcement ? 'announcement' : 'custom',
+      name,
+      members: members.map((account) => ({ account, role: 'member' as const })),
+    });
+    this.touchAll();
+    return { group };
   }
 
   // ------------------------------------------------------------ this account's devices (account protocol)
