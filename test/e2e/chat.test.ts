@@ -268,7 +268,8 @@ describe('web app: two pupils chat in their class through the relay', () => {
 
     await rewriteConfig(setup, { httpPort: http, wsPort: ws, tcpPort: tcp });
     relay = await startRelay(setup);
-    await offline.getByText('Bei der Schule angekommen').waitFor({ state: 'attached', timeout: 30_000 });
+    // Acknowledged by the relay (or read by Mia already, if her chat is open: that, too, means the relay has it).
+    await offline.getByText('Bei der Schule angekommen', { exact: true }).or(offline.getByText('Gelesen', { exact: true })).waitFor({ state: 'attached', timeout: 30_000 });
     await until(async () => (await teacher.engine.messages(group)).some((m) => m.text === 'Bin gleich wieder online'), 30_000, 'the teacher gets it');
     const miaEntry = mia.page.getByRole('link', { name: /Klasse 7a/ });
     await expect.poll(() => miaEntry.textContent(), { timeout: 30_000 }).toContain('Bin gleich wieder online');

@@ -197,6 +197,37 @@ export async function evaluateInEngineWorker(browser: Browser, page: Page, expre
   }
 }
 
+/**
+ * Collects what the engine SharedWorker of `page`'s context logs to its console (the engine's warnings: refused
+ * entries, failed uploads), for a test to print when it fails. Starts when called; the worker must be running.
+ */
+export async function captureWorkerConsole(browser: Browser, page: Page): Promise<{ lines: string[]; stop: () => Promise<void> }> {
+  const pageSession = await page.context().newCDPSession(page);
+  const { targetInfo } = (await pageSession.send('Target.getTargetInfo')) as { targetInfo: { browserContextId?: string } };
+  await pageSession.detach();
+  const cdp = await browser.newBrowserCDPSession();
+  const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string; browserContextId?: string }[] };
+  const worker = targetInfos.find((t) => t.type === 'shared_worker' && t.url.includes('engine-worker') && t.browserContextId === targetInfo.browserContextId);
+  if (!worker) throw new Error('no engine worker in this context');
+  const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string };
+  const lines: string[] = [];
+  cdp.on('Target.receivedMessageFromTarget', (event: { sessionId: string; message: string }) => {
+    if (event.sessionId !== sessionId) return;
+    const message = JSON.parse(event.message) as { method?: string; params?: { type: string; timestamp: number; args: { value?: unknown; description?: string }[] } };
+    if (message.method !== 'Runtime.consoleAPICalled' || !message.params) return;
+    const text = message.params.args.map((a) => (a.value !== undefined ? String(a.value) : (a.description ?? ''))).join(' ');
+    lines.push(`${new Date(message.params.timestamp).toISOString()} ${message.params.type}: ${text}`);
+  });
+  await cdp.send('Target.sendMessageToTarget', { sessionId, message: JSON.stringify({ id: 1, method: 'Runtime.enable' }) });
+  return {
+    lines,
+    stop: async () => {
+      await cdp.send('Target.detachFromTarget', { sessionId }).catch(() => {});
+      await cdp.detach().catch(() => {});
+    },
+  };
+}
+
 /** Moves the engine worker's clock (Date.now) of `page`'s context by `offsetMs` from the real time (0 resets). */
 export async function setEngineClock(browser: Browser, page: Page, offsetMs: number): Promise<void> {
   await evaluateInEngineWorker(

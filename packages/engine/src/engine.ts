@@ -27,6 +27,7 @@ import {
   sealAttachment,
   sealedSizeOf,
 } from './attachments.ts';
+import { BlobOutbox, isPermanentRefusal } from './blob-outbox.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { deviceCredential, trustStoreVerifier } from './credentials.ts';
 import { KeyRing } from './keyring.ts';
@@ -46,7 +47,9 @@ export type EngineEvent =
   | { type: 'groups' }
   | { type: 'progress'; peer: PeerInfo; progress: SyncProgress }
   | { type: 'expired'; buckets: { group: string; bucket: number }[]; erasedKeys: number }
-  | { type: 'connection'; peer: PeerInfo; open: boolean };
+  | { type: 'connection'; peer: PeerInfo; open: boolean }
+  /** An attachment of this device's reached the relay (or was given up): its message is no longer waiting for it. */
+  | { type: 'uploaded'; group: string; bucket: number; id: string };
 
 export interface GroupSummary {
   id: string;
@@ -102,6 +105,8 @@ export class Engine {
   private unacked: { entries: Entry[]; resolve: () => void }[] = [];
   private closed = false;
   private blobs: BlobTransport | undefined;
+  /** Own attachments still to be uploaded (written offline, or refused for a moment). */
+  private outbox!: BlobOutbox;
 
   private constructor(
     private readonly opts: EngineOptions,
@@ -122,6 +127,7 @@ export class Engine {
     const replica = await Replica.open(replicaOpts);
     const keys = await KeyRing.open(opts.storage);
     const engine = new Engine(opts, replica, keys);
+    engine.outbox = await BlobOutbox.open(opts.storage, (a) => engine.emit({ type: 'uploaded', group: a.group, bucket: a.bucket, id: a.id }), opts.log);
     await engine.expire();
     for (const group of replica.groups()) await engine.serial(() => engine.reconcileKeys(group));
     return engine;
@@ -433,33 +439,59 @@ export class Engine {
   /** Sets (or clears, when offline) how sealed attachment blobs reach the relay. */
   useBlobTransport(transport: BlobTransport | undefined): void {
     this.blobs = transport;
+    this.outbox.setTransport(transport);
+  }
+
+  /** Whether an attachment of this device's still waits to be uploaded (its message shows as not yet sent). */
+  isUploadPending(group: string, bucket: number, id: string): boolean {
+    return this.outbox.has({ group, bucket, id });
+  }
+
+  /** Resolves when the attachments waiting now had their upload attempt (tests). */
+  uploadsIdle(): Promise<void> {
+    return this.outbox.idle();
   }
 
   /**
-   * Posts a message with attachments: each file is sealed under a fresh key, kept in the local store, and uploaded
-   * to the relay under (group, today's bucket) before the message that carries the keys is written into that
-   * same bucket. Needs the relay (AttachmentError 'offline' otherwise); the relay's refusals are 'refused'.
+   * Posts a message with attachments: each file is sealed under a fresh key and kept in the local store, then
+   * uploaded to the relay under (group, today's bucket), and the message that carries the keys is written into that
+   * same bucket. With no relay at hand (offline, or the relay does not know a new group yet) the message is written
+   * all the same and the files wait in the outbox, to be uploaded when the relay takes them: the message stays
+   * pending (`isUploadPending`) until then, and readers see its files once they are there. A refusal that will not
+   * change (the relay's size limit) fails the call, and nothing is posted.
    */
   async postWithAttachments(group: string, input: PostInput, files: readonly AttachmentInput[], onProgress?: (done: number, total: number) => void): Promise<Posted> {
     const state = this.requireState(group);
     if (!canPost(state, this.deviceId)) throw new EngineError('forbidden', 'this device may not post in this group');
     const bucket = bucketOf(this.now());
     const sealed = files.map((f) => sealAttachment(f));
-    const transport = this.blobs;
-    if (!transport) throw new AttachmentError('offline', 'attachments need a connection to the relay');
     const total = sealed.reduce((n, s) => n + s.sealed.length, 0);
     let before = 0;
+    let deferred = !this.blobs;
+    const queued: BlobAddress[] = [];
     for (const { sealed: bytes, attachment } of sealed) {
       const address: BlobAddress = { group, bucket, id: attachment.id };
       await this.opts.storage.save(blobKey(address), bytes);
-      try {
-        await transport.put(address, bytes, (done) => onProgress?.(before + done, total));
-      } catch (error) {
-        throw new AttachmentError('refused', `upload failed: ${(error as Error).message}`);
+      const transport = this.blobs;
+      if (!deferred && transport) {
+        try {
+          await transport.put(address, bytes, (done) => onProgress?.(before + done, total));
+          before += bytes.length;
+          continue;
+        } catch (error) {
+          if (isPermanentRefusal(error)) {
+            for (const s of sealed) await this.opts.storage.remove(blobKey({ group, bucket, id: s.attachment.id }));
+            throw new AttachmentError('refused', `upload refused: ${(error as Error).message}`);
+          }
+          // Offline or refused for now: this file and the rest follow from the outbox.
+          deferred = true;
+        }
       }
-      before += bytes.length;
+      queued.push(address);
     }
-    return this.write(group, (doc, now) => doc.post({ ...input, attachments: [...(input.attachments ?? []), ...sealed.map((s) => s.attachment)] }, now), bucket);
+    const posted = await this.write(group, (doc, now) => doc.post({ ...input, attachments: [...(input.attachments ?? []), ...sealed.map((s) => s.attachment)] }, now), bucket);
+    for (const address of queued) await this.outbox.add(address);
+    return posted;
   }
 
   /**
@@ -700,6 +732,8 @@ export class Engine {
       .then(async (peer) => {
         this.emit({ type: 'connection', peer, open: true });
         await session.caughtUp();
+        // The relay is back: attachments written meanwhile go now rather than after the outbox's pause.
+        if (peer.kind === 'relay') this.outbox.kick();
         // Entries written while offline went out with catch-up; re-push the ones still awaiting an ack.
         for (const u of [...this.unacked]) {
           const group = u.entries[0]!.group;
@@ -755,6 +789,7 @@ export class Engine {
         if (g === group && Number(b) < oldest) this.docs.delete(id);
       }
       await expireBlobs(this.opts.storage, group, oldest);
+      await this.outbox.forget((a) => a.group === group && a.bucket < oldest);
       const keep = state.currentEpoch ? epochIdOf(state.currentEpoch) : undefined;
       erasedKeys += (await this.keys.erase(group, oldest, keep)).length;
     }
@@ -776,6 +811,7 @@ export class Engine {
     if (this.closed) return;
     await this.queue;
     this.closed = true;
+    this.outbox.close();
     for (const s of this.sessions) s.close('engine closed');
     await this.keys.flush();
     await this.opts.storage.close();

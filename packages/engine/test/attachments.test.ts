@@ -1,3 +1,4 @@
+import { MemoryStorage } from '@schoolmesh/storage';
 import { describe, expect, it } from 'vitest';
 import { DAY, eventually, link, testSchool } from '../../../test/support/school.ts';
 import { AttachmentError, type BlobAddress, type BlobTransport, MAX_ATTACHMENT_BYTES } from '../src/index.ts';
@@ -17,6 +18,20 @@ class MemoryBlobs implements BlobTransport {
     if (!b) throw new Error('no such blob');
     if (b.length > maxBytes) throw new Error('too large');
     return b.slice();
+  }
+}
+
+/** A relay that refuses the first uploads with the given errors, then takes them. */
+class FlakyBlobs extends MemoryBlobs {
+  attempts = 0;
+  constructor(private readonly failures: Error[]) {
+    super();
+  }
+  override async put(a: BlobAddress, sealed: Uint8Array, onProgress?: (done: number, total: number) => void): Promise<void> {
+    this.attempts++;
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    return super.put(a, sealed, onProgress);
   }
 }
 
@@ -58,18 +73,73 @@ describe('engine: attachments', () => {
     expect(Buffer.compare(await teacher.attachment(group, posted.bucket, att), image)).toBe(0);
   });
 
-  it('refuses too-large files, and offline sending, with clear errors', async () => {
+  it('refuses too-large files and lasting refusals with clear errors, and posts nothing then', async () => {
     const s = await testSchool();
     const teacher = await s.engine(await s.device('schmidt', 'teacher'));
     const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a' });
     const file = { name: 'a.pdf', mime: 'application/pdf', bytes: new Uint8Array(10) };
-    await expect(teacher.postWithAttachments(group, { text: '' }, [file])).rejects.toMatchObject({ code: 'offline' });
     teacher.useBlobTransport(new MemoryBlobs());
     const big = { ...file, bytes: new Uint8Array(MAX_ATTACHMENT_BYTES + 1) };
     const error = await teacher.postWithAttachments(group, { text: '' }, [big]).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttachmentError);
     expect(error).toMatchObject({ code: 'too-large' });
+    // The relay's own limit is lower: a refusal that sending again will not change.
+    const limited = new FlakyBlobs([Object.assign(new Error('blob too large for this relay'), { permanent: true })]);
+    teacher.useBlobTransport(limited);
+    await expect(teacher.postWithAttachments(group, { text: 'zu groß' }, [file])).rejects.toMatchObject({ code: 'refused' });
     expect(await teacher.messages(group)).toEqual([]);
+    expect(limited.blobs.size).toBe(0);
+  });
+
+  it('writes a message with attachments offline; the files follow when the relay is there, also after a restart', async () => {
+    const s = await testSchool();
+    const identity = await s.device('schmidt', 'teacher');
+    // The device's store outlives the engine (as IndexedDB outlives a closed tab).
+    const store = new MemoryStorage();
+    const storage = new Proxy(store, {
+      get: (target, prop) => (prop === 'close' ? async () => {} : typeof Reflect.get(target, prop) === 'function' ? Reflect.get(target, prop).bind(target) : Reflect.get(target, prop)),
+    });
+    let teacher = await s.engine(identity, storage);
+    const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
+    const bytes = new Uint8Array(5_000).map((_, i) => i % 251);
+    const posted = await teacher.postWithAttachments(group, { text: 'Arbeitsblatt' }, [{ name: 'blatt.pdf', mime: 'application/pdf', bytes }]);
+    const att = (await teacher.messages(group))[0]!.attachments[0]!;
+    expect(teacher.isUploadPending(group, posted.bucket, att.id)).toBe(true);
+    // The sender has its own copy meanwhile.
+    expect(Buffer.compare(await teacher.attachment(group, posted.bucket, att), bytes)).toBe(0);
+    // The device restarts before the relay is back: the outbox is kept in its store.
+    await teacher.close();
+    teacher = await s.engine(identity, storage);
+    expect(teacher.isUploadPending(group, posted.bucket, att.id)).toBe(true);
+    const uploaded: string[] = [];
+    teacher.on((e) => e.type === 'uploaded' && uploaded.push(e.id));
+    const relay = new MemoryBlobs();
+    teacher.useBlobTransport(relay);
+    await eventually(() => !teacher.isUploadPending(group, posted.bucket, att.id));
+    expect(uploaded).toEqual([att.id]);
+    expect(relay.blobs.size).toBe(1);
+    // A reader downloads what the relay now holds.
+    const reader = await s.engine(await s.device('ben', 'pupil'));
+    link(teacher, reader);
+    reader.useBlobTransport(relay);
+    await eventually(async () => (await reader.messages(group).catch(() => [])).length === 1);
+    expect(Buffer.compare(await reader.attachment(group, posted.bucket, att), bytes)).toBe(0);
+    await teacher.close();
+  });
+
+  it('an upload the relay refuses for now (it does not know the new group yet) is sent again after a pause', async () => {
+    const s = await testSchool();
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const group = await teacher.createGroup({ kind: 'club', name: 'AG Robotik' });
+    const relay = new FlakyBlobs([new Error('unknown group'), new Error('unknown group')]);
+    teacher.useBlobTransport(relay);
+    const posted = await teacher.postWithAttachments(group, { text: 'Plan' }, [{ name: 'plan.pdf', mime: 'application/pdf', bytes: new Uint8Array([1, 2, 3]) }]);
+    const att = (await teacher.messages(group))[0]!.attachments[0]!;
+    expect(teacher.isUploadPending(group, posted.bucket, att.id)).toBe(true);
+    await eventually(() => !teacher.isUploadPending(group, posted.bucket, att.id), 20_000);
+    expect(relay.attempts).toBe(3);
+    expect(relay.blobs.size).toBe(1);
+    await teacher.close();
   });
 
   it('retention removes the local copy of a blob with its bucket', async () => {

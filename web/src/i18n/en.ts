@@ -9,7 +9,6 @@ export const templates = {
   'att.attach': 'Attach an image or PDF',
   'att.close': 'Close',
   'att.error.generic': 'The file could not be sent.',
-  'att.error.offline': 'Files can only be sent while the connection to the school is up.',
   'att.error.too-large': 'The file is too large. At most 10 MB are possible.',
   'att.error.unreadable': 'The file could not be read.',
   'att.error.unsupported': 'This file cannot be sent. Images (JPEG, PNG, WebP, GIF) and PDF files are possible.',

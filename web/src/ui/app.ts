@@ -406,11 +406,9 @@ export class App extends LitElement {
       const reason =
         detail === 'too-large'
           ? msg('Die Datei ist zu groß. Möglich sind höchstens 10 MB.', { id: 'att.error.too-large' })
-          : detail === 'offline'
-            ? msg('Dateien können nur gesendet werden, wenn die Verbindung zur Schule steht.', { id: 'att.error.offline' })
-            : detail === 'unsupported'
-              ? msg('Diese Datei kann nicht gesendet werden. Möglich sind Bilder (JPEG, PNG, WebP, GIF) und PDF-Dateien.', { id: 'att.error.unsupported' })
-              : msg('Die Datei konnte nicht gesendet werden.', { id: 'att.error.generic' });
+          : detail === 'unsupported'
+            ? msg('Diese Datei kann nicht gesendet werden. Möglich sind Bilder (JPEG, PNG, WebP, GIF) und PDF-Dateien.', { id: 'att.error.unsupported' })
+            : msg('Die Datei konnte nicht gesendet werden.', { id: 'att.error.generic' });
       view()?.sendFailed(text, reason);
     }
   }

@@ -15,6 +15,8 @@ export type AttachmentLoader = () => Promise<{ name: string; mime: string; bytes
  */
 const urls = new Map<string, Promise<string>>();
 const MAX_CACHED = 200;
+/** Pauses before loading an image again after a failure (a file sent offline follows its message later). */
+const RETRY_PAUSES_MS = [3_000, 10_000, 30_000, 60_000];
 
 function urlFor(id: string, load: AttachmentLoader): Promise<string> {
   let url = urls.get(id);
@@ -46,6 +48,8 @@ export class AttachmentElement extends LitElement {
   declare load: AttachmentLoader;
   declare url: string | undefined;
   declare failed: boolean;
+  private attempts = 0;
+  private retry: ReturnType<typeof setTimeout> | undefined;
 
   constructor() {
     super();
@@ -67,11 +71,21 @@ export class AttachmentElement extends LitElement {
     try {
       this.url = await urlFor(this.att.id, this.load);
       this.failed = false;
+      this.attempts = 0;
       return this.url;
     } catch {
-      this.failed = true;
+      // The sender may have written the message offline: its files reach the relay later. Try again a few times.
+      const pause = RETRY_PAUSES_MS[this.attempts++];
+      if (pause !== undefined && this.isConnected) this.retry = setTimeout(() => void this.fetch(), pause);
+      else this.failed = true;
       return undefined;
     }
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    clearTimeout(this.retry);
+    this.retry = undefined;
   }
 
   private openImage(): void {

@@ -99,7 +99,10 @@ export class ProfileRuntime {
     }
     const identity = await decodeDeviceIdentity(rawIdentity);
     const info = JSON.parse(dec.decode(rawInfo)) as SchoolInfo;
-    const engine = await Engine.open({ storage, identity, trust: trustFor(info) });
+    // The engine's warnings (entries a peer refused, uploads that failed) go to the worker's console: what a
+    // school's support sees in the browser's devtools.
+    const log = (level: 'debug' | 'warn', message: string) => (level === 'warn' ? console.warn : console.debug)(`schoolmesh: ${message}`);
+    const engine = await Engine.open({ storage, identity, trust: trustFor(info), log });
     const runtime = new ProfileRuntime(profile, engine, identity, info, storage, emit);
     await runtime.restore();
     engine.on((e) => runtime.onEngineEvent(e));
@@ -195,7 +198,7 @@ export class ProfileRuntime {
   }
 
   private onEngineEvent(e: EngineEvent): void {
-    if (e.type === 'messages') this.touch(e.group);
+    if (e.type === 'messages' || e.type === 'uploaded') this.touch(e.group);
     else if (e.type === 'groups' || e.type === 'expired') this.touchAll();
     else if (e.type === 'progress' && e.peer.kind === 'relay') {
       const { received, expected, caughtUp } = e.progress;
@@ -457,7 +460,8 @@ export class ProfileRuntime {
         ts: m.ts,
         ...(m.editedAt && !m.deleted ? { editedAt: m.editedAt } : {}),
         deleted: m.deleted,
-        pending: mine && (this.pending.has(id) || this.restored.has(id)),
+        // Pending until the relay has the entry and every attachment (written offline, files follow from the outbox).
+        pending: mine && (this.pending.has(id) || this.restored.has(id) || m.attachments.some((att) => this.engine.isUploadPending(group, m.bucket, att.id))),
         ...(m.replyTo
           ? { replyTo: { ...m.replyTo, authorName: target ? this.author(group, target.author).name : '', text: target && !target.deleted ? target.text : '' } }
           : {}),

@@ -52,6 +52,11 @@ export class BlobError extends Error {
   ) {
     super(message);
   }
+
+  /** Sending the same blob again will not help (too large, bytes that do not match their address). */
+  get permanent(): boolean {
+    return this.code === BlobErrorCode.TooLarge || this.code === BlobErrorCode.Mismatch;
+  }
 }
 
 function writeRef(enc: Encoder, r: BlobRef): void {
