@@ -137,6 +137,7 @@ export function adminRoutes(ctx: AdminContext): Record<string, Handler> {
       const r = await admit(req);
       const q = (r.query.get('q') ?? '').trim().toLocaleLowerCase('de');
       const limit = Math.min(Math.max(Number(r.query.get('limit') ?? 100) || 100, 1), 500);
+      const offset = Math.max(Math.floor(Number(r.query.get('offset') ?? 0)) || 0, 0);
       const devices = await ctx.enrollment.devices();
       const revoked = new Set(ctx.enrollment.revokedDevices());
       const count = new Map<string, number>();
@@ -146,7 +147,7 @@ export function adminRoutes(ctx: AdminContext): Record<string, Handler> {
         ? people.map((p) => ({ id: p.id, displayName: p.displayName, role: p.role, class: p.class ?? null, locked: p.locked === true, devices: count.get(p.id) ?? 0 }))
         : [...new Map(devices.map((d) => [d.account, { id: d.account, displayName: d.account, role: d.role, class: null, locked: false, devices: count.get(d.account) ?? 0 }])).values()];
       const matches = q === '' ? all : all.filter((a) => [a.id, a.displayName, a.class ?? ''].some((v) => v.toLocaleLowerCase('de').includes(q)));
-      json(res, 200, { source: people ? 'directory' : 'enrollment', total: matches.length, accounts: matches.slice(0, limit) });
+      json(res, 200, { source: people ? 'directory' : 'enrollment', total: matches.length, offset, accounts: matches.slice(offset, offset + limit) });
     },
     'GET /api/admin/groups': async (req, res) => {
       await admit(req);

@@ -64,6 +64,16 @@ describe('admin API for admin devices', () => {
     expect(found.accounts).toEqual([{ id: 'ben.mueller', displayName: 'Ben Müller', role: 'pupil', class: '7a', locked: false, devices: 1 }]);
     const byClass = await adminFetch<{ total: number }>(relay.http, admin, 'GET', '/api/admin/accounts?q=7a');
     expect(byClass.total).toBe(2);
+    // Paging: pages of two cover every account once, in the same order as one big page.
+    const all = await adminFetch<{ total: number; accounts: { id: string }[] }>(relay.http, admin, 'GET', '/api/admin/accounts?limit=500');
+    const paged: string[] = [];
+    for (let offset = 0; offset < all.total; offset += 2) {
+      const page = await adminFetch<{ offset: number; accounts: { id: string }[] }>(relay.http, admin, 'GET', `/api/admin/accounts?limit=2&offset=${offset}`);
+      expect(page.offset).toBe(offset);
+      paged.push(...page.accounts.map((a) => a.id));
+    }
+    expect(paged).toEqual(all.accounts.map((a) => a.id));
+    expect(all.total).toBeGreaterThan(2);
 
     await until(async () => (await adminFetch<{ groups: { name: string }[] }>(relay.http, admin, 'GET', '/api/admin/groups')).groups.some((g) => g.name === 'Klasse 7a (2026/27)'), 20_000, 'the class at the relay');
     const { groups } = await adminFetch<{ groups: { name: string; kind: string; members: number; directory?: { key: string } }[] }>(relay.http, admin, 'GET', '/api/admin/groups');

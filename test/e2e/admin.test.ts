@@ -11,6 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { GENERIC, SERVICE_DN, SERVICE_PASSWORD, SUFFIX, generateSchool, writeTrees } from '../../packages/directory/test/support/fixture.ts';
 import { type Slapd, slapdAvailable, startSlapd } from '../../packages/directory/test/support/slapd.ts';
+import { enroll } from '@schoolmesh/client';
 import { until } from '../../relay/test/support/devices.ts';
 import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
 import { type NodeDevice, type Pupil, buildWeb, launchChromium, measureInitialJs, nodeDevice, openPupil, screenshot, webBuildDir } from './support.ts';
@@ -127,6 +128,17 @@ describe.skipIf(!slapdAvailable)('admin console: sync, revoke, policy in Chromiu
     await page.getByLabel('Name, Benutzername oder Klasse').fill(pupilPerson.id);
     await page.getByRole('button', { name: 'Suchen' }).click();
     await page.getByRole('cell', { name: pupilPerson.id, exact: true }).waitFor({ timeout: WAIT });
+    // A sign-in code for the pupil, shown with its QR code; it enrolls a device of that account.
+    // (Names repeat in a school of this size: the row is the one with the pupil's user name.)
+    const row = page.getByRole('row').filter({ has: page.getByRole('cell', { name: pupilPerson.id, exact: true }) });
+    await row.getByRole('button', { name: `Code für ${pupilPerson.displayName} erstellen` }).click();
+    const card = page.locator('.code-card').filter({ hasText: pupilPerson.displayName });
+    await card.waitFor({ timeout: WAIT });
+    const shown = (await card.locator('.code').textContent())!;
+    expect(shown).toMatch(/^[0-9A-Z]{5}-[0-9A-Z]{5}-[0-9A-Z]{5}$/);
+    expect(await card.getByRole('img', { name: `QR-Code für ${pupilPerson.displayName}` }).count()).toBe(1);
+    const enrolled = await enroll(relay.http, { code: shown });
+    expect(enrolled.identity.certificate).toMatchObject({ account: pupilPerson.id, role: 'pupil' });
     await screenshot(page, 'admin-accounts');
     await expectNoAxeViolations(page, 'accounts');
 

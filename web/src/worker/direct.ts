@@ -1,6 +1,7 @@
 import type { Engine } from '@schoolmesh/engine';
 import type { DeviceIdentity } from '@schoolmesh/identity';
-import { type BytePipe, type PresenceHandle, type PresencePeer, announcePresence, libp2pPrivateKey, peerIdOfKey, secureDirect } from '@schoolmesh/net-libp2p';
+// libp2p's code loads with the network (after the profile opened), not with the worker: types only here.
+import type { BytePipe, PresenceHandle, PresencePeer, secureDirect } from '@schoolmesh/net-libp2p';
 import type { SyncSession } from '@schoolmesh/sync';
 import { fromBase64Url } from '@schoolmesh/wire';
 import type { BrowserRelayConnection } from './net.ts';
@@ -109,6 +110,7 @@ export class DirectLinks {
     if (this.presence || this.starting) return;
     this.starting = true;
     try {
+      const { announcePresence } = await import('@schoolmesh/net-libp2p');
       const handle = await announcePresence(connection.node, connection.addrs, link, (peers) => {
         this.peers = peers;
         this.onPeers(peers);
@@ -142,6 +144,7 @@ export class DirectLinks {
       pipe.end();
       return;
     }
+    const { libp2pPrivateKey, peerIdOfKey, secureDirect } = await import('@schoolmesh/net-libp2p');
     const key = await libp2pPrivateKey(this.identity.signing.seed);
     let secured: Awaited<ReturnType<typeof secureDirect>>;
     try {

@@ -1,6 +1,5 @@
 import { type SchoolInfo, renewIfDue, schoolInfo, trustFor } from '@schoolmesh/client';
 import type { AccountRequest } from '@schoolmesh/client/account';
-import { multiaddr } from '@multiformats/multiaddr';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
@@ -9,7 +8,7 @@ import { openIdbStorage } from '@schoolmesh/storage-idb';
 import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
 import { DirectLinks } from './direct.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
-import { type BrowserRelayConnection, connectBrowserToRelay } from './net.ts';
+import type { BrowserRelayConnection } from './net.ts';
 import { DirectChatRefused, GroupRefused, directPartner, directWith, groupInfo, knownPeople, mayCreateGroups, mayMessage, people } from './people.ts';
 import { profileDatabase } from './registry.ts';
 
@@ -155,6 +154,9 @@ export class ProfileRuntime {
     } catch {
       // offline: the stored addresses will do, RelayLink retries them
     }
+    if (this.closed) return;
+    // The network's code (libp2p, Noise, yamux) loads here, after the profile opened from local data.
+    const { connectBrowserToRelay } = await import('./net.ts');
     if (this.closed) return;
     const connection = await connectBrowserToRelay(this.engine, this.identity, this.info.relay, (state) => {
       if (state === 'connected') {
@@ -383,6 +385,7 @@ export class ProfileRuntime {
     const { AccountProtocolError, accountCall } = await import('@schoolmesh/client/account');
     const node = this.connection?.node;
     if (!node || this.status.state !== 'online') throw new AccountProtocolError('unreachable', 'no connection to the school');
+    const { multiaddr } = await import('@multiformats/multiaddr');
     return accountCall(node, this.info.relay.ws.map((a) => multiaddr(a)), request);
   }
 

@@ -21,6 +21,20 @@ interface Account {
   locked: boolean;
   devices: number;
 }
+/** A one-time code issued here for an account (shown, and printable as a sheet). */
+interface IssuedCode {
+  account: string;
+  displayName: string;
+  class: string | null;
+  code: string;
+  expiresAt: number;
+  qrSvg?: string;
+}
+
+/** Accounts asked for per page, and codes issued at most in one go ("Codes für alle angezeigten"). */
+const PAGE = 200;
+const MAX_BULK_CODES = 40;
+
 interface Group {
   id: string;
   name: string;
@@ -77,6 +91,9 @@ interface AuditEntry {
   actor: { kind: 'operator' } | { kind: 'device'; account: string; device: string };
 }
 
+/** A code in groups of five, as people read it out and type it ("ABCDE-FGHIJ-KLMNO"; dashes are ignored). */
+const groupCode = (code: string): string => code.replace(/-/g, '').replace(/(.{5})(?=.)/g, '$1-');
+
 const roleName = (role: string): string =>
   ({
     pupil: msg('Schüler(in)', { id: 'admin.role.pupil' }),
@@ -128,6 +145,7 @@ export class AdminConsole extends LitElement {
     report: { state: true },
     audit: { state: true },
     verdict: { state: true },
+    codes: { state: true },
   };
   declare client: EngineClient | undefined;
   declare tab: Tab;
@@ -146,6 +164,7 @@ export class AdminConsole extends LitElement {
   declare report: Report | null;
   declare audit: AuditEntry[];
   declare verdict: { ok: boolean; entries?: number; at?: number; problem?: string } | undefined;
+  declare codes: IssuedCode[];
 
   private query = '';
 
@@ -168,6 +187,7 @@ export class AdminConsole extends LitElement {
     this.report = null;
     this.audit = [];
     this.verdict = undefined;
+    this.codes = [];
   }
 
   override firstUpdated(): void {
@@ -190,7 +210,7 @@ export class AdminConsole extends LitElement {
     this.busy = true;
     try {
       if (tab === 'accounts') {
-        const r = await this.request<{ total: number; accounts: Account[] }>('GET', `/api/admin/accounts?q=${encodeURIComponent(this.query)}&limit=200`);
+        const r = await this.request<{ total: number; accounts: Account[] }>('GET', `/api/admin/accounts?q=${encodeURIComponent(this.query)}&limit=${PAGE}`);
         if (r) [this.accounts, this.accountTotal] = [r.accounts, r.total];
       } else if (tab === 'groups') {
         const r = await this.request<{ groups: Group[] }>('GET', '/api/admin/groups');
@@ -235,6 +255,43 @@ export class AdminConsole extends LitElement {
     if (next === undefined) return;
     e.preventDefault();
     this.select(TABS[(next + TABS.length) % TABS.length]!, true);
+  }
+
+  /** The next page of accounts for the same search, appended. */
+  private async moreAccounts(): Promise<void> {
+    this.busy = true;
+    try {
+      const offset = this.accounts.length;
+      const r = await this.request<{ total: number; accounts: Account[] }>('GET', `/api/admin/accounts?q=${encodeURIComponent(this.query)}&limit=${PAGE}&offset=${offset}`);
+      if (r) [this.accounts, this.accountTotal] = [[...this.accounts, ...r.accounts], r.total];
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  /** Issues one-time sign-in codes for accounts (each replaces nothing: an account may hold several codes). */
+  private async issueCodes(accounts: readonly Account[]): Promise<void> {
+    this.busy = true;
+    this.notice = '';
+    try {
+      const issued: IssuedCode[] = [];
+      for (const a of accounts) {
+        const r = await this.request<{ code: string; expiresAt: number; qrSvg?: string }>('POST', '/api/admin/codes', { account: a.id, displayName: a.displayName, role: a.role });
+        if (!r) break;
+        issued.push({ account: a.id, displayName: a.displayName, class: a.class, code: r.code, expiresAt: r.expiresAt, ...(r.qrSvg ? { qrSvg: r.qrSvg } : {}) });
+      }
+      if (issued.length === 0) return;
+      const fresh = new Set(issued.map((c) => c.account));
+      this.codes = [...issued, ...this.codes.filter((c) => !fresh.has(c.account))];
+      this.notice =
+        issued.length === 1
+          ? msg(str`Anmeldecode für ${issued[0]!.displayName} erstellt.`, { id: 'admin.codes.one' })
+          : msg(str`${issued.length} Anmeldecodes erstellt.`, { id: 'admin.codes.many' });
+      await this.updateComplete;
+      this.renderRoot.querySelector<HTMLElement>('#codes-title')?.focus();
+    } finally {
+      this.busy = false;
+    }
   }
 
   private async syncNow(): Promise<void> {
@@ -363,6 +420,7 @@ export class AdminConsole extends LitElement {
             <th scope="col">${msg('Rolle', { id: 'admin.col.role' })}</th>
             <th scope="col">${msg('Klasse', { id: 'admin.col.class' })}</th>
             <th scope="col">${msg('Geräte', { id: 'admin.tab.devices' })}</th>
+            <th scope="col">${msg('Anmeldung', { id: 'admin.col.sign-in' })}</th>
           </tr>
         </thead>
         <tbody>
@@ -384,10 +442,64 @@ export class AdminConsole extends LitElement {
                   ${a.devices}
                 </button>
               </td>
+              <td>
+                ${a.locked
+                  ? nothing
+                  : html`<button
+                      class="link"
+                      ?disabled=${this.busy}
+                      aria-label=${msg(str`Code für ${a.displayName} erstellen`, { id: 'admin.codes.issue-for' })}
+                      @click=${() => this.issueCodes([a])}
+                    >
+                      ${msg('Code', { id: 'admin.codes.issue' })}
+                    </button>`}
+              </td>
             </tr>`,
           )}
         </tbody>
-      </table>`;
+      </table>
+      ${this.accounts.length < this.accountTotal
+        ? html`<p>
+            <button ?disabled=${this.busy} @click=${() => this.moreAccounts()}>
+              ${msg(str`Weitere anzeigen (${this.accounts.length} von ${this.accountTotal})`, { id: 'admin.accounts.more' })}
+            </button>
+          </p>`
+        : nothing}
+      ${this.codesSection()}`;
+  }
+
+  /** Codes issued in this session: to hand out, or to print as a sheet (one card per person, with the QR code). */
+  private codesSection(): TemplateResult {
+    const open = this.accounts.filter((a) => !a.locked);
+    const bulk = open.slice(0, MAX_BULK_CODES);
+    return html`<section class="codes" aria-labelledby="codes-title">
+      <h3 id="codes-title" tabindex="-1">${msg('Anmeldecodes', { id: 'admin.codes.title' })}</h3>
+      <p class="hint">
+        ${msg('Ein Code meldet ein Gerät einmal an (eintippen oder QR-Code scannen). Wer ihn hat, kann sich als diese Person anmelden: nur persönlich aushändigen.', { id: 'admin.codes.hint' })}
+      </p>
+      <p class="actions">
+        ${bulk.length > 1
+          ? html`<button ?disabled=${this.busy} @click=${() => this.issueCodes(bulk)}>
+              ${msg(str`Codes für die ${bulk.length} angezeigten Konten erstellen`, { id: 'admin.codes.bulk' })}
+            </button>`
+          : nothing}
+        ${this.codes.length > 0 ? html`<button @click=${() => window.print()}>${msg('Codes drucken', { id: 'admin.codes.print' })}</button>` : nothing}
+      </p>
+      <ul class="code-cards">
+        ${this.codes.map(
+          (c) => html`<li class="code-card">
+            <div>
+              <strong>${c.displayName}</strong>${c.class ? html` <span class="tag">${c.class}</span>` : nothing}
+              <p class="code" aria-label=${msg(str`Code ${c.code.replace(/-/g, '').split('').join(' ')}`, { id: 'admin.codes.code-label' })}>${groupCode(c.code)}</p>
+              <p class="hint">${msg(str`Gültig bis ${when(c.expiresAt)}`, { id: 'admin.codes.valid' })}</p>
+            </div>
+            ${c.qrSvg
+              ? html`<img class="qr" width="120" height="120" alt=${msg(str`QR-Code für ${c.displayName}`, { id: 'admin.codes.qr' })} src=${`data:image/svg+xml;charset=utf-8,${encodeURIComponent(c.qrSvg)}`} />`
+              : nothing}
+          </li>`,
+        )}
+      </ul>
+    </section>`;
   }
 
   private groupsPanel(): TemplateResult {
@@ -767,6 +879,57 @@ export class AdminConsole extends LitElement {
       h4 {
         font-size: 0.95rem;
         margin: 0.6rem 0 0.2rem;
+      }
+      .codes {
+        margin-top: 1.5rem;
+      }
+      .hint {
+        color: var(--ink-soft);
+        font-size: 0.9rem;
+      }
+      .actions {
+        display: flex;
+        flex-wrap: wrap;
+        gap: 0.5rem;
+      }
+      .code-cards {
+        list-style: none;
+        padding: 0;
+        display: grid;
+        grid-template-columns: repeat(auto-fill, minmax(300px, 1fr));
+        gap: 0.8rem;
+      }
+      .code-card {
+        display: flex;
+        justify-content: space-between;
+        gap: 0.8rem;
+        padding: 0.6rem 0.8rem;
+        border: 1px solid var(--line);
+        border-radius: var(--radius);
+        break-inside: avoid;
+      }
+      .code-card .code {
+        font-family: ui-monospace, monospace;
+        font-size: 1.15rem;
+        letter-spacing: 0.05em;
+        white-space: nowrap;
+        margin: 0.4rem 0 0.2rem;
+      }
+      .qr {
+        flex: none;
+      }
+      /* The printed sheet: only the cards, to cut apart and hand out. */
+      @media print {
+        header,
+        [role='tablist'],
+        .messages,
+        #panel > :not(.codes),
+        .codes > :not(.code-cards) {
+          display: none !important;
+        }
+        :host {
+          overflow: visible;
+        }
       }
     `,
   ];
