@@ -42,11 +42,14 @@ export async function startSyncHost(deps: SyncHostDeps): Promise<SyncHost> {
   const settings = config.directorySync!;
   if (!settings.csvFile && !config.directory) throw new ConfigError('invalid relay config: directorySync needs the directory section (LDAP) or directorySync.csvFile');
   const read = settings.csvFile ? csvReader(resolve(config.dataDir, settings.csvFile), settings.schoolYear) : await ldapReader(config);
-  const { identity, created } = await loadOrCreateSyncDevice(config.dataDir, keys, { account: settings.account, displayName: settings.displayName });
+  const { identity, created, renewed } = await loadOrCreateSyncDevice(config.dataDir, keys, { account: settings.account, displayName: settings.displayName });
   if (created) log.info({ device: identity.id, account: settings.account }, 'sync account device created');
+  if (renewed) log.info({ device: identity.id, notAfter: new Date(identity.certificate.notAfter).toISOString() }, 'sync account device certificate renewed');
   const storage = await openLevelStorage(join(config.dataDir, 'sync-device'), { sync: config.store.fsync });
   // The relay's own trust store: the same school roots and partners, and revocations apply to it at once.
   const engine = await Engine.open({ storage, identity, trust: deps.trust, log: (level, message) => log[level === 'warn' ? 'warn' : 'debug']({ component: 'sync-device' }, message) });
+  // A renewed certificate is listed in every group it manages (a self add-device); the ops go out with catch-up.
+  if (renewed) log.info({ groups: await engine.renewIdentity(identity) }, 'renewed certificate listed in the groups');
   const addrs = deps.relayAddrs();
   const loopback = addrs.tcp.filter((a) => a.startsWith('/ip4/127.0.0.1/') || a.startsWith('/ip6/::1/'));
   const connection = await connectToRelay(engine, identity, { ...addrs, tcp: loopback.length > 0 ? loopback : addrs.tcp }, { transport: 'tcp', loopbackOnly: config.loopbackOnly });
