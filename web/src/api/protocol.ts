@@ -220,6 +220,11 @@ export interface EngineApi {
    * worker (the key never reaches the page). Fails with 'forbidden' for other roles, 'admin' with the relay's reason.
    */
   adminRequest(args: { method: 'GET' | 'POST' | 'PUT'; path: string; body?: Record<string, unknown> }): unknown;
+  /**
+   * Admin profiles only: the relay's audit log, verified in the worker (chain, signatures, signed head) against the
+   * last head this profile verified (`anchoredAt`), which then moves on.
+   */
+  adminAudit(): AuditCheckView;
 }
 
 export type Method = keyof EngineApi;
@@ -275,3 +280,10 @@ export interface EventMessage {
 
 export type FromWorker = Response | EventMessage;
 export type ToWorker = Request | { kind: 'bye' };
+
+/** The audit log as an admin's device checked it (web/src/worker/audit-anchor.ts). */
+export interface AuditCheckView {
+  entries: { seq: number; time: number; action: string; body: string; actor: { kind: 'operator' } | { kind: 'device'; account: string; device: string } }[];
+  verdict: { ok: true; entries: number } | { ok: false; at: number; problem: string };
+  anchoredAt?: number;
+}

@@ -41,6 +41,8 @@ export const templates = {
   'admin.audit.broken': str`The log has been tampered with (entry ${0}): ${1}`,
   'admin.audit.issue-code': 'One-time code issued',
   'admin.audit.ok': str`Chain checked: ${0} entries, unchanged and complete.`,
+  'admin.audit.anchored': str`Checked on this device: the ${0} entries seen last time are unchanged.`,
+  'admin.audit.first': 'Checked on this device for the first time; from now on it notices here if anyone changes or removes earlier entries.',
   'admin.audit.operator': 'Operator (relay)',
   'admin.audit.policy': 'Policies changed',
   'admin.audit.rename-device': 'Device renamed',

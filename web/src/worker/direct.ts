@@ -1,7 +1,7 @@
 import type { Engine } from '@schoolmesh/engine';
 import type { DeviceIdentity } from '@schoolmesh/identity';
 // libp2p's code loads with the network (after the profile opened), not with the worker: types only here.
-import type { BytePipe, PresenceHandle, PresencePeer, secureDirect } from '@schoolmesh/net-libp2p';
+import type { BytePipe, PresenceHandle, PresencePeer } from '@schoolmesh/net-libp2p';
 import type { SyncSession } from '@schoolmesh/sync';
 import { fromBase64Url } from '@schoolmesh/wire';
 import type { BrowserRelayConnection } from './net.ts';

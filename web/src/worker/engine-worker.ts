@@ -4,6 +4,7 @@
  * Worker (browsers without SharedWorker) it serves one tab.
  */
 import { AdminRequestError, type Credentials, EnrollError, adminFetch, enroll } from '@schoolmesh/client';
+import type { AuditEntry, AuditHead } from '@schoolmesh/client/audit';
 import { AttachmentError, EngineError } from '@schoolmesh/engine';
 import { PASSPHRASE_ITERATIONS, randomBytes } from '@schoolmesh/crypto';
 import { deleteIdbStorage, openIdbStorage } from '@schoolmesh/storage-idb';
@@ -283,6 +284,17 @@ function handlers(client: Client): { [M in Method]: (...args: Parameters<EngineA
       return null;
     },
     approvalCode: async () => (await current(client)).approvalCode(),
+    adminAudit: async () => {
+      const runtime = await current(client);
+      if (runtime.identity.certificate.role !== 'admin') throw new ApiFailure({ code: 'forbidden', message: 'only admin profiles read the audit log' });
+      try {
+        const log = (await adminFetch(self.location.origin, runtime.identity, 'GET', '/api/admin/audit')) as { entries: AuditEntry[]; head: AuditHead | null };
+        return await runtime.checkAudit(log);
+      } catch (error) {
+        if (error instanceof AdminRequestError) throw new ApiFailure({ code: 'admin', detail: String(error.status), message: error.message });
+        throw error;
+      }
+    },
     adminRequest: async ({ method, path, body }) => {
       const runtime = await current(client);
       if (runtime.identity.certificate.role !== 'admin') throw new ApiFailure({ code: 'forbidden', message: 'only admin profiles use the admin API' });

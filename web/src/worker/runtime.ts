@@ -6,6 +6,8 @@ import type { AeadKey } from '@schoolmesh/crypto';
 import { BUCKET_MS, type Role, type SchoolPolicy, defaultSchoolPolicy, isExpired, roles as allRoles } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
 import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
+import type { AuditEntry, AuditHead } from '@schoolmesh/client/audit';
+import { type AuditCheck, checkAuditLog } from './audit-anchor.ts';
 import { DirectLinks } from './direct.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import type { BrowserRelayConnection } from './net.ts';
@@ -375,6 +377,11 @@ export class ProfileRuntime {
     });
     this.touchAll();
     return { group };
+  }
+
+  /** Admin profiles: verifies the relay's audit log here, against the last head this profile verified. */
+  checkAudit(log: { entries: AuditEntry[]; head: AuditHead | null }): Promise<AuditCheck> {
+    return checkAuditLog(this.storage, this.identity.certificate.school, log);
   }
 
   // ------------------------------------------------------------ this account's devices (account protocol)

@@ -146,6 +146,7 @@ export class AdminConsole extends LitElement {
     audit: { state: true },
     verdict: { state: true },
     codes: { state: true },
+    anchoredAt: { state: true },
   };
   declare client: EngineClient | undefined;
   declare tab: Tab;
@@ -165,6 +166,8 @@ export class AdminConsole extends LitElement {
   declare audit: AuditEntry[];
   declare verdict: { ok: boolean; entries?: number; at?: number; problem?: string } | undefined;
   declare codes: IssuedCode[];
+  /** The audit entry this profile had verified before this check (its anchor). */
+  declare anchoredAt: number | undefined;
 
   private query = '';
 
@@ -233,8 +236,12 @@ export class AdminConsole extends LitElement {
         if (s) this.settings = s.settings;
         if (r) this.report = r.report;
       } else if (tab === 'audit') {
-        const r = await this.request<{ entries: AuditEntry[]; verdict: AdminConsole['verdict'] }>('GET', '/api/admin/audit');
-        if (r) [this.audit, this.verdict] = [[...r.entries].reverse(), r.verdict];
+        // Verified in this browser's worker against the last head this profile saw, not taken from the relay's word.
+        const r = await this.client?.call('adminAudit').catch((error: unknown) => {
+          this.error = msg(str`Die Schule hat abgelehnt: ${error instanceof EngineCallError ? error.message : String(error)}`, { id: 'admin.error' });
+          return undefined;
+        });
+        if (r) [this.audit, this.verdict, this.anchoredAt] = [[...r.entries].reverse(), r.verdict, r.anchoredAt];
       }
     } finally {
       this.busy = false;
@@ -675,7 +682,10 @@ export class AdminConsole extends LitElement {
     return html`<h2>${msg('Protokoll', { id: 'admin.tab.audit' })}</h2>
       ${v
         ? v.ok
-          ? html`<p class="ok">${msg(str`Kette geprüft: ${v.entries ?? 0} Einträge, unverändert und vollständig.`, { id: 'admin.audit.ok' })}</p>`
+          ? html`<p class="ok">${msg(str`Kette geprüft: ${v.entries ?? 0} Einträge, unverändert und vollständig.`, { id: 'admin.audit.ok' })}</p>
+              ${this.anchoredAt
+                ? html`<p>${msg(str`Auf diesem Gerät geprüft: die ${this.anchoredAt} Einträge vom letzten Mal sind unverändert.`, { id: 'admin.audit.anchored' })}</p>`
+                : html`<p>${msg('Auf diesem Gerät zum ersten Mal geprüft; ab jetzt fällt hier auf, wenn jemand frühere Einträge ändert oder entfernt.', { id: 'admin.audit.first' })}</p>`}`
           : html`<p class="error" role="alert">${msg(str`Das Protokoll ist verändert worden (Eintrag ${v.at ?? 0}): ${v.problem ?? ''}`, { id: 'admin.audit.broken' })}</p>`
         : nothing}
       <table>
