@@ -238,7 +238,7 @@ export class ProfileRuntime {
     const state = this.engine.state(group);
     if (!state?.devices.has(this.engine.deviceId)) return false;
     const role = state.members.get(this.engine.account);
-    if (!role || role === 'reader') return false;
+    if (!role || role === 'reader' || role === 'manager') return false;
     return state.policy.whoMayPost === 'members' || role === 'owner' || role === 'moderator';
   }
 
