@@ -13,7 +13,7 @@ export const syncIdentityPath = (dataDir: string) => join(dataDir, 'keys', 'sync
  * The school's sync account's device on the relay's box: loaded from `keys/sync-device.identity`, or created (its
  * keys generated here, certified by the relay's authority as an `admin` of the school) on first start. The
  * certificate lasts as long as the authority certificate: a renewed device certificate would have to re-add the
- * device to every group it owns (docs/roadmap.md, issue 3 item 5), and this device owns every directory group.
+ * device to every group it manages (docs/roadmap.md, issue 3 item 5), and this device manages every directory group.
  */
 export async function loadOrCreateSyncDevice(
   dataDir: string,
