@@ -323,7 +323,8 @@ export class Engine {
    */
   private revokedIn(state: GroupState): Set<string> {
     const out = new Set<string>();
-    for (const [id, d] of state.devices) if (this.opts.trust.isRevoked(id, d.certificate.school)) out.add(id);
+    // Never this device itself: a rotation must seal to its author, and its ops go nowhere once it is revoked.
+    for (const [id, d] of state.devices) if (id !== this.deviceId && this.opts.trust.isRevoked(id, d.certificate.school)) out.add(id);
     return out;
   }
 

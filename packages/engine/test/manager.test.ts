@@ -162,6 +162,7 @@ describe('engine: devices revoked by their school are removed for key purposes',
     await clara.replica.addOps(group, teacher.replica.membershipFor(group, []));
     await clara.idle();
     expect(clara.holdsKey(group, entry.epoch)).toBe(false);
+
   });
 
   it('applyRevocations rotates the groups where a revoked device holds the current key, once', async () => {
@@ -176,6 +177,13 @@ describe('engine: devices revoked by their school are removed for key purposes',
     expect(await t.engine.applyRevocations()).toBe(0);
     const list = await issueRevocationList(s.school.authority, s.school.authorityCert, { sequence: 1, issuedAt: s.clock.now(), revokedDevices: [b.engine.deviceId] });
     await t.trust.applyRevocationList(list);
+    // The revoked device itself, told of its revocation while it holds the current key, does not treat itself as
+    // removed (a rotation must seal to its author: it would loop).
+    await b.trust.applyRevocationList(list);
+    const ops = b.engine.replica.membershipFor(group, []).length;
+    expect(await b.engine.applyRevocations()).toBe(0);
+    await b.engine.idle();
+    expect(b.engine.replica.membershipFor(group, []).length).toBe(ops);
     const before = t.engine.state(other)!.currentEpoch;
     expect(await t.engine.applyRevocations()).toBe(1);
     expect(t.engine.state(group)!.sealedKeys.get(t.engine.state(group)!.currentEpoch!)!.has(b.engine.deviceId)).toBe(false);
