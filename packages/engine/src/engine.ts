@@ -85,6 +85,12 @@ export function isFinished(bucket: number, now: number): boolean {
   return now >= bucketStart(bucket + 1) + BUCKET_GRACE_MS;
 }
 
+/** Does a manager (the school's directory sync account) run this group? */
+function isManaged(state: GroupState): boolean {
+  for (const role of state.members.values()) if (role === 'manager') return true;
+  return false;
+}
+
 /** How often a refused live push is sent again on the same session (see `Engine.pushTo`). */
 const PUSH_RETRIES = 3;
 
@@ -599,6 +605,12 @@ export class Engine {
       if (state.currentEpoch && !this.keys.has(group, epochIdOf(state.currentEpoch))) {
         // A rotation arrived and its key is not opened yet: open it now rather than fail.
         await this.reconcileKeys(group);
+        state = this.requireState(group);
+      }
+      if (state.currentEpoch && !this.keys.has(group, epochIdOf(state.currentEpoch)) && this.opts.autoKeys !== false && isManaged(state)) {
+        // A group run by a manager has no always-online holder of its key (the manager holds none): rather than wait
+        // for a member that holds it to come online and share it, make a new epoch for the current readers.
+        await this.rotate(group);
         state = this.requireState(group);
       }
       const epoch = state.currentEpoch;

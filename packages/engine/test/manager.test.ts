@@ -95,6 +95,45 @@ describe('engine: a group managed without content keys', () => {
     expect(await texts(pupil, group)).not.toContain('Nur noch für die 7a');
   });
 
+  it('members who each make a first epoch while apart converge on one current key and read each other (10 rounds)', async () => {
+    for (let round = 0; round < 10; round++) {
+      const s = await testSchool();
+      const sync = (await open(s, await s.device('verwaltung', 'admin'))).engine;
+      const names = ['schmidt', 'ben', 'clara'] as const;
+      const members = await Promise.all(names.map(async (n) => (await open(s, await s.device(n, n === 'schmidt' ? 'teacher' : 'pupil'))).engine));
+      const group = await sync.createGroup({
+        kind: 'club',
+        name: `AG ${round}`,
+        members: names.map((n) => ({ account: s.ref(n), role: n === 'schmidt' ? ('moderator' as const) : ('member' as const) })),
+        creatorRole: 'manager',
+      });
+      // Each member learns of the group from the manager alone, joins and writes under an epoch of its own.
+      for (const m of members) {
+        const l = link(sync, m);
+        await eventually(() => m.state(group)?.devices.has(m.deviceId) === true);
+        await m.post(group, { text: `erste Nachricht von ${m.account}` });
+        l.close();
+      }
+      expect(new Set(members.map((m) => m.state(group)!.currentEpoch)).size).toBeGreaterThan(1);
+      // Then they meet, in an order that changes with the round.
+      const order = round % 2 === 0 ? [0, 1, 2] : [2, 1, 0];
+      link(sync, members[order[0]!]!);
+      link(members[order[0]!]!, members[order[1]!]!);
+      link(members[order[1]!]!, members[order[2]!]!);
+      await eventually(async () => {
+        const epochs = new Set(members.map((m) => m.state(group)!.currentEpoch));
+        if (epochs.size !== 1 || !members.every((m) => ready(m, group))) return false;
+        for (const m of members) {
+          const seen = await texts(m, group);
+          if (!members.every((o) => seen.includes(`erste Nachricht von ${o.account}`))) return false;
+        }
+        return true;
+      }, 20_000);
+      expect(sync.keys.epochs(group)).toEqual([]);
+      for (const e of [sync, ...members]) await e.close();
+    }
+  });
+
   it('once a removal is known, nothing is written under the old key, even by an engine that rotates nothing by itself', async () => {
     const s = await testSchool();
     const sync = (await open(s, await s.device('verwaltung', 'admin'))).engine;
