@@ -663,6 +663,96 @@ describe('keys follow membership and retention', () => {
 
 // ================================================================================================ relays and content
 
+describe("the school's manager account (the directory sync) reads nothing", () => {
+  it('a manager that creates and runs a class is sealed no key: given every op and every entry the relay stores, it decrypts nothing, and the relay does not count it as a reader', async () => {
+    const s = await testSchool();
+    const manager = await openDevice(s, 'verwaltung', 'admin');
+    const teacher = await openDevice(s, 'schmidt', 'teacher');
+    const ben = await openDevice(s, 'ben', 'pupil');
+    const relay = await openRelay(s);
+    const group = await manager.engine.createGroup({
+      kind: 'class',
+      name: 'Klasse 7a',
+      members: [{ account: teacher.ref, role: 'moderator' }, { account: ben.ref, role: 'member' }],
+      creatorRole: 'manager',
+    });
+    const round = async () => {
+      for (const d of [manager, teacher, ben]) await syncWithRelay(s, relay, d);
+    };
+    const ready = (d: typeof teacher) => {
+      const epoch = d.engine.state(group)?.currentEpoch;
+      return !!epoch && epoch === teacher.engine.state(group)?.currentEpoch && d.engine.canRead(group) && d.engine.holdsKey(group, currentEpochId(d, group));
+    };
+    for (let i = 0; i < 20 && !(ready(teacher) && ready(ben)); i++) await round();
+    expect(ready(teacher) && ready(ben)).toBe(true);
+    await teacher.engine.post(group, { text: 'Elternabend am Dienstag' });
+    await ben.engine.post(group, { text: 'Danke!' });
+    await round();
+    await round();
+
+    // The relay holds the entries, and does not treat the manager's device as a reader of the group.
+    const bucket = bucketOf(s.clock.now());
+    const stored = await relay.replica.bucketEntries(group, bucket);
+    expect(new Set(stored.map((e) => e.author))).toEqual(new Set([teacher.id, ben.id]));
+    expect(relay.replica.mayRead({ kind: 'device', id: manager.id, school: s.school.id, account: manager.ref }, group)).toBe(false);
+    expect(relay.replica.mayRead({ kind: 'device', id: ben.id, school: s.school.id, account: ben.ref }, group)).toBe(true);
+
+    // A curious operator of the manager's device hands it everything the relay has: it opens nothing.
+    await manager.engine.replica.addOps(group, relay.replica.membershipFor(group, []));
+    await manager.engine.replica.applyEntries(stored);
+    await manager.engine.idle();
+    const state = manager.engine.state(group)!;
+    expect(state.members.get(manager.ref)).toBe('manager');
+    expect(state.epochs.length).toBeGreaterThan(0);
+    for (const epoch of state.epochs) await expect(openEpochKey(state, epoch, manager.identity)).rejects.toMatchObject({ code: 'not-sealed-to-device' });
+    expect(manager.engine.keys.epochs(group)).toEqual([]);
+    expect(manager.engine.canRead(group)).toBe(false);
+    expect((await manager.engine.messages(group)).map((m) => m.text)).toEqual([]);
+    const relayBytes = await storedBytes(manager.backing);
+    for (const text of ['Elternabend am Dienstag', 'Danke!']) expect(containsBytes(relayBytes, utf8.encode(text))).toBe(false);
+  });
+
+  it('a manager cannot give itself a key: its own rotation and a share to it are refused by a relay, and it cannot make itself a reader', async () => {
+    const s = await testSchool();
+    const manager = await openDevice(s, 'verwaltung', 'admin');
+    const ben = await openDevice(s, 'ben', 'pupil');
+    const relay = await openRelay(s);
+    const group = await manager.engine.createGroup({ kind: 'class', name: 'Klasse 7b', members: [{ account: ben.ref, role: 'member' }], creatorRole: 'manager' });
+    for (let i = 0; i < 6 && !ben.engine.state(group)?.currentEpoch; i++) for (const d of [manager, ben]) await syncWithRelay(s, relay, d);
+    await syncWithRelay(s, relay, ben);
+    const epoch = ben.engine.state(group)!.currentEpoch!;
+    expect(relay.replica.state(group)!.epochs).toEqual([epoch]);
+    const heads = relay.replica.log(group)!.heads();
+    const box = { box: randomBytes(80) };
+    const ownRotation = await createOp(manager.identity, group, heads, { type: 'rotate-key', sealed: [{ device: manager.id, ...box }, { device: ben.id, ...box }] }, s.clock.now());
+    const shareToManager = await createOp(ben.identity, group, heads, { type: 'share-key', epoch, sealed: [{ device: manager.id, ...box }] }, s.clock.now());
+    const result = await relay.replica.addOps(group, [ownRotation.bytes, shareToManager.bytes]);
+    expect(result.rejected).toBe(2);
+    expect(relay.replica.state(group)!.epochs).toEqual([epoch]);
+    // Its own role: every change refused, so it never becomes a reader.
+    await expect(manager.engine.setRole(group, manager.ref, 'member')).rejects.toMatchObject({ code: 'forbidden' });
+    await expect(manager.engine.post(group, { text: 'hallo' })).rejects.toMatchObject({ code: 'forbidden' });
+    expect(manager.engine.state(group)!.members.get(manager.ref)).toBe('manager');
+  });
+
+  it('a device revoked by its school gets no key from the next writer, though nobody removed it from the group', async () => {
+    const s = await testSchool();
+    const c = await classroom(s);
+    const before = currentEpochId(c.teacher, c.group);
+    expect(c.ben.engine.holdsKey(c.group, before)).toBe(true);
+    const list = await issueRevocationList(s.school.authority, s.school.authorityCert, { sequence: 1, issuedAt: s.clock.now(), revokedDevices: [c.ben.id] });
+    await c.teacher.trust.applyRevocationList(list);
+    expect(c.teacher.engine.state(c.group)!.devices.has(c.ben.id)).toBe(true);
+    const posted = await c.teacher.engine.post(c.group, { text: 'nach dem Widerruf' });
+    const entry = (await c.teacher.engine.replica.bucketEntries(c.group, posted.bucket)).filter((e) => e.author === c.teacher.id).at(-1)!;
+    expect(entry.epoch).not.toBe(before);
+    for (const epoch of c.ben.engine.keys.epochs(c.group)) await expect(openEntry(entry, (await c.ben.engine.keys.aead(c.group, epoch))!)).rejects.toThrow();
+    await c.ben.engine.replica.addOps(c.group, c.teacher.engine.replica.membershipFor(c.group, []));
+    await c.ben.engine.idle();
+    expect(c.ben.engine.holdsKey(c.group, entry.epoch)).toBe(false);
+  });
+});
+
 describe('relays and content', () => {
   it('relays see no plaintext: the stored bytes of a relay replica never contain a posted message (UTF-8)', async () => {
     const s = await testSchool();

@@ -26,6 +26,11 @@ export interface SyncReport extends PlanReport {
   source: { kind: 'ldap' | 'csv'; people: number; problems: string[] };
   /** Leavers' devices revoked by this run. */
   revokedDevices: string[];
+  /**
+   * Directory groups an older version created with the sync account as owner, where it made itself manager in this
+   * run (the next member device that writes rotates the key past it).
+   */
+  adoptedAsManager?: string[];
   /** Groups whose policy (retention) was brought in line with the school policy. */
   policyUpdates: { group: string; name: string; kind: GroupKind; retentionDays: number }[];
 }
@@ -50,8 +55,9 @@ const MAX_PROBLEMS_IN_REPORT = 200;
 /**
  * The directory sync service: the school's sync account's device (an engine on its own store, connected to the
  * relay like any device) reads the directory, plans, signs the membership changes, revokes leavers' devices,
- * applies the school's policies to its groups, and takes revoked devices out of the groups it owns (rotating
- * their keys). One run at a time; the state and the last report are kept in the data directory.
+ * applies the school's policies to its groups, and takes revoked devices out of the groups it manages. It is the
+ * groups' manager: it is never sealed a content key, and the members' devices rotate the keys after its removals.
+ * One run at a time; the state and the last report are kept in the data directory.
  */
 export class DirectorySync {
   private running: Promise<unknown> = Promise.resolve();
@@ -146,7 +152,7 @@ export class DirectorySync {
       report.source = { kind: read.kind, people: read.directory.people.length, problems: read.problems.slice(0, MAX_PROBLEMS_IN_REPORT) };
       const policy = this.deps.policy();
       try {
-        const { plan, state } = await synchronize(engine, read.directory, this.state, {
+        const { plan, state, adopted } = await synchronize(engine, read.directory, this.state, {
           full: this.deps.options.full,
           maxLeaverShare: this.deps.options.maxLeaverShare,
           announcements: this.deps.options.announcements,
@@ -154,6 +160,8 @@ export class DirectorySync {
           force: options.force === true,
         });
         Object.assign(report, reportOfPlan(plan));
+        report.adoptedAsManager = adopted;
+        if (adopted.length > 0) log.info({ groups: adopted.length }, 'directory sync: now manager (no content keys) of groups it owned');
         this.state = state;
         await this.saveState();
         report.outcome = 'applied';
@@ -220,9 +228,9 @@ export class DirectorySync {
   }
 
   /**
-   * Takes revoked devices out of every group this account may remove them from (it owns the directory groups), each
-   * with a key rotation: what is posted afterwards is sealed to the remaining devices only. Groups it does not
-   * moderate are left to their owners and moderators (docs/admin-guide.md, "Devices").
+   * Takes revoked devices out of every group this account may remove them from (it manages the directory groups).
+   * It holds no key, so the next member device that writes rotates (and every member's engine already treats a
+   * revoked device as removed for keys): what is posted afterwards is sealed to the remaining devices only.
    */
   removeRevokedDevices(devices: readonly string[]): Promise<{ group: string; device: string }[]> {
     return this.exclusive(() => this.removeDevices(devices));
@@ -235,7 +243,7 @@ export class DirectorySync {
       for (const group of engine.replica.groups()) {
         const s = engine.state(group);
         const role = s?.members.get(engine.account);
-        if (!s || (role !== 'owner' && role !== 'moderator')) continue;
+        if (!s || (role !== 'manager' && role !== 'owner' && role !== 'moderator')) continue;
         for (const device of devices) {
           if (!s.devices.has(device)) continue;
           try {

@@ -15,7 +15,7 @@ export const syncIdentityPath = (dataDir: string) => join(dataDir, 'keys', 'sync
  * certificate lasts as long as the authority certificate. When the authority certificate was renewed since (the
  * operator's `renewAuthority` with the root key), or the device's certificate has ended, the same keys get a new
  * certificate up to the new authority's end, keeping `notBefore` (`renewed: true`): the sync host then lists it in
- * every group (`Engine.renewIdentity`), so the device keeps managing them without a new identity.
+ * every group it manages (`Engine.renewIdentity`), so it keeps managing them without a new identity.
  */
 export async function loadOrCreateSyncDevice(
   dataDir: string,

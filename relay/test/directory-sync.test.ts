@@ -5,12 +5,14 @@
  * what the revoked device held), a policy change that reaches members as a signed op, a leaver whose device is
  * revoked by the sync, and a restart that keeps the sync account and its state.
  */
-import { stat } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { enroll, trustFor } from '@schoolmesh/client';
 import { aeadKey } from '@schoolmesh/crypto';
 import { connectToRelay } from '@schoolmesh/client/node';
 import { Engine } from '@schoolmesh/engine';
+import { decodeDeviceIdentity } from '@schoolmesh/identity';
+import { authorDeviceId, openEpochKey } from '@schoolmesh/membership';
 import { openEntry } from '@schoolmesh/entries';
 import { bucketOf } from '@schoolmesh/model';
 import { epochIdOf } from '@schoolmesh/replica';
@@ -35,6 +37,8 @@ describe.skipIf(!slapdAvailable)('directory sync service at the relay', () => {
   const [pupil, leaver] = people.filter((p) => p.role === 'pupil' && p.class === klass.name);
   const teacher = people.find((p) => p.id === klass.teachers[0])!;
   const closers: (() => Promise<void>)[] = [];
+  /** Devices by account, once signed in: an account's second device would need its first one's approval. */
+  const signedIn = new Map<string, Awaited<ReturnType<typeof enrolled>>>();
 
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${relay.http}${path}`, {
@@ -49,8 +53,15 @@ describe.skipIf(!slapdAvailable)('directory sync service at the relay', () => {
     expect(status).toBe(200);
     return body.report as SyncReport;
   };
-  /** A device signed in with its LDAP password, online at the relay. */
+  /** The account's device signed in with its LDAP password, online at the relay (one per account). */
   const device = async (id: string) => {
+    const known = signedIn.get(id);
+    if (known) return known;
+    const made = await enrolled(id);
+    signedIn.set(id, made);
+    return made;
+  };
+  const enrolled = async (id: string) => {
     const { identity, info } = await enroll(relay.http, { method: 'ldap', username: id, password: passwordOf(id) });
     const engine = await Engine.open({ storage: new MemoryStorage(), identity, trust: trustFor(info) });
     const connection = await connectToRelay(engine, identity, relay.info.relay, { loopbackOnly: true });
@@ -133,6 +144,19 @@ describe.skipIf(!slapdAvailable)('directory sync service at the relay', () => {
     const held = p.engine.keys.epochs(group).map((e) => p.engine.keys.raw(group, e)!);
     expect(held.length).toBeGreaterThan(0);
 
+    // The sync account manages the class and can decrypt nothing of it: no epoch key was ever sealed to its device
+    // (checked with its real secret keys from keys/sync-device.identity), and the keys were made by members.
+    const syncDevice = await decodeDeviceIdentity(new Uint8Array(await readFile(join(relay.setup.dir, 'keys', 'sync-device.identity'))));
+    const view = t.engine.state(group)!;
+    expect(view.members.get(syncDevice.certificate.account + '@' + relay.info.school.id)).toBe('manager');
+    expect(view.devices.has(syncDevice.id)).toBe(true);
+    expect(view.epochs.length).toBeGreaterThan(0);
+    for (const epoch of view.epochs) {
+      expect(view.sealedKeys.get(epoch)!.has(syncDevice.id)).toBe(false);
+      expect(authorDeviceId(t.engine.replica.log(group)!.get(epoch)!)).not.toBe(syncDevice.id);
+      await expect(openEpochKey(view, epoch, syncDevice)).rejects.toMatchObject({ code: 'not-sealed-to-device' });
+    }
+
     const { status } = await admin('POST', '/api/admin/revoke', { devices: [p.identity.id] });
     expect(status).toBe(200);
     await until(() => relay.logs.some((l) => l.includes('dropping session') && l.includes(p.identity.id)), 20_000, 'the relay drops the revoked device');
@@ -141,6 +165,10 @@ describe.skipIf(!slapdAvailable)('directory sync service at the relay', () => {
       return !s.devices.has(p.identity.id) && s.currentEpoch !== epochBefore;
     }, 20_000, 'the teacher sees the device removed and a new epoch');
     await until(() => t.engine.canRead(group), 20_000, 'the teacher holds the new key');
+    // The sync account removed the device but holds no key: a member's device (here the teacher's) rotated.
+    const rotatedBy = authorDeviceId(t.engine.replica.log(group)!.get(t.engine.state(group)!.currentEpoch!)!);
+    expect(rotatedBy).not.toBe(syncDevice.id);
+    expect(t.engine.state(group)!.sealedKeys.get(t.engine.state(group)!.currentEpoch!)!.has(syncDevice.id)).toBe(false);
     const secret = await t.engine.post(group, { text: 'Nach dem Widerruf' });
     await secret.acked;
     const entries = (await t.engine.replica.bucketEntries(group, bucketOf(t.engine.now()))).filter((e) => e.author === t.identity.id);
@@ -169,6 +197,10 @@ describe.skipIf(!slapdAvailable)('directory sync service at the relay', () => {
 
   it("a leaver leaves every group and the sync revokes the leaver's devices", async () => {
     const l = await device(leaver!.id);
+    const t = await device(teacher.id);
+    const group = t.engine.groups().find((g) => g.kind === 'class' && g.name === `Klasse ${klass.name} (2026/27)`)!.id;
+    await until(() => l.engine.canRead(group) && l.engine.keys.epochs(group).length > 0 && t.engine.canRead(group), 20_000, 'the leaver and the teacher read the class');
+    const epochBefore = t.engine.state(group)!.currentEpoch!;
     await ldapAdmin((c) => c.del(trees.genericDn(leaver!.id)));
     const report = await syncNow();
     expect(report.outcome).toBe('applied');
@@ -178,6 +210,18 @@ describe.skipIf(!slapdAvailable)('directory sync service at the relay', () => {
     const devices = (await admin('GET', '/api/admin/devices')).body.devices as { device: string; revoked: boolean }[];
     expect(devices.find((d) => d.device === l.identity.id)?.revoked).toBe(true);
     await until(() => relay.logs.some((line) => line.includes('dropping session') && line.includes(l.identity.id)), 20_000, "the relay drops the leaver's device");
+    // The sync account (a manager) removed her without rotating; the teacher's device rotates, and what it posts
+    // next cannot be opened with any key the leaver's device holds.
+    await until(() => {
+      const s = t.engine.state(group)!;
+      return !s.members.has(`${leaver!.id}@${relay.info.school.id}`) && s.currentEpoch !== epochBefore && s.removedSince.accounts.length === 0;
+    }, 20_000, 'the teacher rotates past the leaver');
+    await until(() => t.engine.canRead(group) && t.engine.holdsKey(group, epochIdOf(t.engine.state(group)!.currentEpoch!)), 20_000, 'the teacher holds the new key');
+    const posted = await t.engine.post(group, { text: 'Ohne die Abgängerin' });
+    await posted.acked;
+    const last = (await t.engine.replica.bucketEntries(group, posted.bucket)).filter((e) => e.author === t.identity.id).at(-1)!;
+    expect(last.epoch).not.toBe(epochIdOf(epochBefore));
+    for (const epoch of l.engine.keys.epochs(group)) await expect(openEntry(last, (await l.engine.keys.aead(group, epoch))!)).rejects.toThrow();
   });
 
   it('keeps the sync account and its state across a restart', async () => {

@@ -55,7 +55,8 @@ describe('the sync device identity', () => {
     trustThen.addSchool(keys.rootPublicKey, keys.schoolName);
     const storage = new MemoryStorage();
     const before = await Engine.open({ storage: keepOpen(storage), identity: first.identity, trust: trustThen, clock });
-    const group = await before.createGroup({ kind: 'class', name: 'Klasse 7a' });
+    // As the sync host runs it: the device manages the group (role manager, no keys).
+    const group = await before.createGroup({ kind: 'class', name: 'Klasse 7a', creatorRole: 'manager' });
     await before.close();
     clock.set(later);
     const after = await Engine.open({ storage, identity: renewed.identity, trust: trustThen, clock });

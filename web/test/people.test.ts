@@ -58,4 +58,20 @@ describe('people and group info from the engine', () => {
     expect(people(ben, 'pupil', partnerName).find((p) => p.account === teacher.account)?.direct).toBe(dm);
     for (const e of [teacher, ben, ada]) await e.close();
   });
+
+  it("lists the school's directory sync account of a directory group as its manager, after everyone else", async () => {
+    const a = await testSchool();
+    const sync = await a.engine(await enrollDevice(a.school, { account: 'schoolmesh-sync', role: 'admin', now: a.clock.now(), displayName: 'Schulverwaltung' }));
+    const ben = await a.engine(await enrollDevice(a.school, { account: 'ben', role: 'pupil', now: a.clock.now(), displayName: 'Ben Öztürk' }));
+    const group = await sync.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: a.ref('ben'), role: 'member' }], creatorRole: 'manager' });
+    const l = link(sync, ben);
+    await eventually(() => ben.canRead(group) && ben.state(group)!.devices.size === 2);
+    const info = groupInfo(ben, group, 'Klasse 7a', () => undefined);
+    expect(info.members.map((m) => [m.name, m.groupRole])).toEqual([
+      ['Ben Öztürk', 'member'],
+      ['Schulverwaltung', 'manager'],
+    ]);
+    l.close();
+    for (const e of [sync, ben]) await e.close();
+  });
 });

@@ -10,7 +10,7 @@ import { type CurrentGroup, type PlanOptions, type SyncPlan, planSync } from './
 export interface GroupAdmin {
   readonly account: AccountRef;
   now(): number;
-  createGroup(input: { kind: GroupKind; name: string; members?: { account: AccountRef; role: GroupRole }[]; policy?: GroupPolicy }): Promise<string>;
+  createGroup(input: { kind: GroupKind; name: string; members?: { account: AccountRef; role: GroupRole }[]; policy?: GroupPolicy; creatorRole?: 'owner' | 'manager' }): Promise<string>;
   addMember(group: string, account: AccountRef, role?: GroupRole): Promise<void>;
   removeMember(group: string, account: AccountRef): Promise<void>;
   setRole(group: string, account: AccountRef, role: GroupRole): Promise<void>;
@@ -67,17 +67,27 @@ export function currentGroupsOf(engine: GroupAdmin, state: SyncState): CurrentGr
   return out;
 }
 
+/** How the syncing account stands in the groups it creates. */
+export interface ApplyOptions {
+  /**
+   * `manager` (default): it manages the membership without ever being sealed a content key, so whoever holds its
+   * device (the relay's machine) cannot read the groups; the members' devices make and rotate the keys.
+   * `owner`: it owns and reads them (the behaviour before the manager role).
+   */
+  creatorRole?: 'owner' | 'manager';
+}
+
 /**
  * Runs the plan, change by change, and returns the new state (the plan's directory becomes the previous one).
  * On a failure it throws SyncApplyError carrying the state so far: the next sync plans what is left.
  */
-export async function applyPlan(engine: GroupAdmin, plan: SyncPlan, state: SyncState = emptySyncState(plan.school)): Promise<SyncState> {
+export async function applyPlan(engine: GroupAdmin, plan: SyncPlan, state: SyncState = emptySyncState(plan.school), options: ApplyOptions = {}): Promise<SyncState> {
   if (state.school !== plan.school) throw new Error(`the sync state is for school ${state.school}, the plan for ${plan.school}`);
   const next: SyncState = { ...state, groups: { ...state.groups } };
   for (const change of plan.changes) {
     try {
       if (change.action === 'create') {
-        const input: Parameters<GroupAdmin['createGroup']>[0] = { kind: change.kind, name: change.name, members: change.members ?? [] };
+        const input: Parameters<GroupAdmin['createGroup']>[0] = { kind: change.kind, name: change.name, members: change.members ?? [], creatorRole: options.creatorRole ?? 'manager' };
         if (change.policy) input.policy = change.policy;
         const group = await engine.createGroup(input);
         next.groups[change.key] = { group };
@@ -110,7 +120,22 @@ export class SyncGuardError extends Error {
   }
 }
 
-export interface SynchronizeOptions extends Omit<PlanOptions, 'school' | 'self' | 'now'> {
+/**
+ * Directory groups that an older version created with the syncing account as owner: it makes itself manager there
+ * (one signed set-role each), so that the next member device that writes rotates the key past it. It still holds
+ * the keys of the epochs before that until retention erases them. Returns the groups it changed.
+ */
+export async function adoptAsManager(engine: GroupAdmin, state: SyncState): Promise<string[]> {
+  const adopted: string[] = [];
+  for (const record of Object.values(state.groups)) {
+    if (engine.state(record.group)?.members.get(engine.account) !== 'owner') continue;
+    await engine.setRole(record.group, engine.account, 'manager');
+    adopted.push(record.group);
+  }
+  return adopted;
+}
+
+export interface SynchronizeOptions extends Omit<PlanOptions, 'school' | 'self' | 'now'>, ApplyOptions {
   now?: number;
   /**
    * The largest share of the previous directory that may leave in one sync (default 0.25: a summer rollover
@@ -121,8 +146,8 @@ export interface SynchronizeOptions extends Omit<PlanOptions, 'school' | 'self' 
 }
 
 /** One sync: plan against the engine's groups and the stored state, apply, return the plan and the new state. */
-export async function synchronize(engine: GroupAdmin, directory: Directory, state: SyncState, options: SynchronizeOptions = {}): Promise<{ plan: SyncPlan; state: SyncState }> {
-  const { maxLeaverShare = 0.25, force = false, now, ...planOptions } = options;
+export async function synchronize(engine: GroupAdmin, directory: Directory, state: SyncState, options: SynchronizeOptions = {}): Promise<{ plan: SyncPlan; state: SyncState; adopted: string[] }> {
+  const { maxLeaverShare = 0.25, force = false, now, creatorRole = 'manager', ...planOptions } = options;
   const plan = planSync(state.directory, directory, currentGroupsOf(engine, state), {
     ...planOptions,
     school: state.school,
@@ -132,5 +157,6 @@ export async function synchronize(engine: GroupAdmin, directory: Directory, stat
   const before = state.directory?.people.length ?? 0;
   if (!force && before > 0 && plan.leavers.length > maxLeaverShare * before)
     throw new SyncGuardError(`${plan.leavers.length} of ${before} people would leave the school in one sync; check the directory, or sync with force`, plan);
-  return { plan, state: await applyPlan(engine, plan, state) };
+  const adopted = creatorRole === 'manager' ? await adoptAsManager(engine, state) : [];
+  return { plan, state: await applyPlan(engine, plan, state, { creatorRole }), adopted };
 }

@@ -42,7 +42,7 @@ export type RemovalReason = 'left-school' | 'left-group' | 'not-in-directory' | 
 
 /**
  * What happens to one group:
- * - `create`: a new group, the syncing account as owner, `members` in it;
+ * - `create`: a new group, the syncing account as its manager (or owner, `ApplyOptions`), `members` in it;
  * - `update`: `remove`, then `setRole`, then `add`;
  * - `end`: the directory no longer has it (last year's class): everyone becomes a reader; content stays readable
  *   until retention deletes it;
@@ -59,7 +59,7 @@ export interface GroupChange {
   /** The directory renamed the group (a department or club with a new name): `name` is the new one, signed as a rename op. */
   renamedFrom?: string;
   policy?: GroupPolicy;
-  /** `create`: the first members (the owner is the syncing account and is not listed). */
+  /** `create`: the first members (the syncing account, its manager or owner, is not listed). */
   members?: { account: AccountRef; role: GroupRole }[];
   remove: { account: AccountRef; reason: RemovalReason }[];
   setRole: { account: AccountRef; role: GroupRole; from: GroupRole }[];
@@ -82,7 +82,7 @@ export interface SyncPlan {
 export interface PlanOptions {
   /** The school id (accounts are `id@school`). */
   school: string;
-  /** The account that runs the sync and owns the groups; it is never added, demoted or removed. */
+  /** The account that runs the sync and manages the groups; the plan never adds, demotes or removes it. */
   self: AccountRef;
   now: number;
   /**

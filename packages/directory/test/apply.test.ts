@@ -1,6 +1,7 @@
 /**
  * applyPlan through real engines (memory storage, real keys, real sync over memory channels): the sync account's
- * device signs every membership change; a removed pupil cannot read what is written after the removal.
+ * device signs every membership change as the groups' manager and is never sealed a key; the members' devices make
+ * and rotate the keys; a removed pupil cannot read what is written after the removal.
  */
 import { openEntry } from '@schoolmesh/entries';
 import type { Engine } from '@schoolmesh/engine';
@@ -70,7 +71,7 @@ describe('applyPlan through engines', () => {
     const g7a = state.groups['class::7a']!.group;
     const g7b = state.groups['class::7b']!.group;
     expect(Object.fromEntries(sync.state(g7a)!.members)).toEqual({
-      [s.ref('schulverwaltung')]: 'owner',
+      [s.ref('schulverwaltung')]: 'manager',
       [s.ref('schmidt')]: 'moderator',
       [s.ref('ben')]: 'member',
       [s.ref('mia')]: 'member',
@@ -81,9 +82,14 @@ describe('applyPlan through engines', () => {
     expect(isEmptyPlan(second.plan)).toBe(true);
     expect(sync.replica.membershipFor(g7a, []).length).toBe(ops);
 
-    // The sync account's device is the hub; teachers and Ben connect to it, join and get the keys.
+    // The sync account's device carries the membership; teachers and Ben connect to it and join. It reads nothing, so
+    // content goes between the members (at school: through the relay); their devices make the first keys.
     for (const d of [schmidt!, weiss!, ben!]) link(sync, d);
-    await eventually(() => ready(ben!, g7a) && ready(schmidt!, g7a) && ready(weiss!, g7b));
+    link(schmidt!, ben!);
+    link(weiss!, ben!);
+    await eventually(() => ready(ben!, g7a) && ready(schmidt!, g7a) && ready(weiss!, g7b) && ben!.state(g7a)!.currentEpoch === schmidt!.state(g7a)!.currentEpoch);
+    expect(sync.canRead(g7a)).toBe(false);
+    expect(sync.keys.epochs(g7a)).toEqual([]);
     await schmidt!.post(g7a, { text: 'Guten Morgen, 7a!' });
     await eventually(async () => (await texts(ben!, g7a)).includes('Guten Morgen, 7a!'));
 
@@ -99,9 +105,9 @@ describe('applyPlan through engines', () => {
       'announcement::7b update -0 +1',
     ]);
     expect(sync.state(g7a)!.members.has(s.ref('ben'))).toBe(false);
-    expect(sync.state(g7a)!.currentEpoch).not.toBe(epochBefore); // the removal rotated the key
-    // The relay (here: the hub) stops sending Ben anything of 7a; the teacher gets the new key.
-    await eventually(() => schmidt!.state(g7a)!.currentEpoch === sync.state(g7a)!.currentEpoch && ready(schmidt!, g7a));
+    // The manager holds no key: the teacher's device rotates past Ben as soon as it sees the removal.
+    await eventually(() => schmidt!.state(g7a)!.currentEpoch !== epochBefore && schmidt!.state(g7a)!.removedSince.accounts.length === 0 && ready(schmidt!, g7a));
+    expect(sync.keys.epochs(g7a)).toEqual([]);
     const after = await schmidt!.post(g7a, { text: 'Nur noch für die 7a' });
     // A curious relay hands Ben every membership op and the new ciphertext: he still cannot read it.
     await ben!.replica.addOps(g7a, schmidt!.replica.membershipFor(g7a, []));
@@ -140,7 +146,9 @@ describe('applyPlan through engines', () => {
     let { state } = await synchronize(sync, d1, emptySyncState(s.school.id), { announcements: false });
     const old7a = state.groups['class:2025/26:7a']!.group;
     for (const d of [schmidt!, ben!, mia!]) link(sync, d);
-    await eventually(() => ready(ben!, old7a) && ready(mia!, old7a) && ready(schmidt!, old7a));
+    link(schmidt!, ben!);
+    link(schmidt!, mia!);
+    await eventually(() => ready(ben!, old7a) && ready(mia!, old7a) && ready(schmidt!, old7a) && new Set([ben!, mia!, schmidt!].map((e) => e.state(old7a)!.currentEpoch)).size === 1);
 
     // Summer: 7a becomes 8a, Mia leaves the school.
     const d2 = dir({
@@ -162,14 +170,14 @@ describe('applyPlan through engines', () => {
     const new8a = state.groups['class:2026/27:8a']!.group;
     expect(groupByName(sync, 'Klasse 8a (2026/27)')).toBe(new8a);
     expect(Object.fromEntries(sync.state(old7a)!.members)).toEqual({
-      [s.ref('schulverwaltung')]: 'owner',
+      [s.ref('schulverwaltung')]: 'manager',
       [s.ref('schmidt')]: 'reader',
       [s.ref('ben')]: 'reader',
     });
-    // The leaver is out at once: removed, and the key rotated past her.
+    // The leaver is out at once: removed, and the key rotated past her by a member's device.
+    expect(sync.state(old7a)!.members.has(s.ref('mia'))).toBe(false);
+    await eventually(() => sync.state(old7a)!.removedSince.accounts.length === 0 && ready(schmidt!, old7a));
     const old = sync.state(old7a)!;
-    expect(old.members.has(s.ref('mia'))).toBe(false);
-    expect(old.removedSince.accounts).toEqual([]);
     expect(mia!.holdsKey(old7a, epochIdOf(old.currentEpoch!))).toBe(false);
     expect(old.sealedKeys.get(old.currentEpoch!)!.has(mia!.deviceId)).toBe(false);
     // The old class is read-only for everyone still in it.
@@ -201,6 +209,37 @@ describe('applyPlan through engines', () => {
     const forced = await synchronize(sync, few, state, { force: true });
     expect(forced.plan.leavers).toEqual(['ben', 'lea', 'mia']);
     expect(new Set(sync.state(state.groups['class::7a']!.group)!.members.keys())).toEqual(new Set([s.ref('schulverwaltung'), s.ref('schmidt')]));
+  });
+
+  it('adopts groups an older version created as owner: it makes itself manager and a member rotates the key past it', async () => {
+    const { s, sync, devices } = await school();
+    const { schmidt, ben } = devices as Record<string, Engine>;
+    const d1 = dir({ people: people() });
+    const old = await synchronize(sync, d1, emptySyncState(s.school.id), { creatorRole: 'owner', announcements: false });
+    expect(old.adopted).toEqual([]);
+    const g7a = old.state.groups['class::7a']!.group;
+    expect(sync.state(g7a)!.members.get(s.ref('schulverwaltung'))).toBe('owner');
+    const ownedEpoch = sync.state(g7a)!.currentEpoch!;
+    expect(sync.holdsKey(g7a, epochIdOf(ownedEpoch))).toBe(true);
+    for (const d of [schmidt!, ben!]) link(sync, d);
+    link(schmidt!, ben!);
+    await eventually(() => ready(schmidt!, g7a) && ready(ben!, g7a));
+
+    const next = await synchronize(sync, d1, old.state, { announcements: false });
+    expect(next.adopted.sort()).toEqual(Object.values(old.state.groups).map((g) => g.group).sort());
+    expect(isEmptyPlan(next.plan)).toBe(true);
+    expect(sync.state(g7a)!.members.get(s.ref('schulverwaltung'))).toBe('manager');
+    expect(sync.canRead(g7a)).toBe(false);
+    // The members' devices rotate past it; it keeps only the key of the epoch it had (until retention erases it).
+    await eventually(() => schmidt!.state(g7a)!.currentEpoch !== ownedEpoch && schmidt!.state(g7a)!.removedSince.accounts.length === 0 && ready(schmidt!, g7a));
+    const current = schmidt!.state(g7a)!.currentEpoch!;
+    expect(schmidt!.state(g7a)!.sealedKeys.get(current)!.has(sync.deviceId)).toBe(false);
+    const posted = await schmidt!.post(g7a, { text: 'Ohne die Verwaltung' });
+    await eventually(async () => (await texts(ben!, g7a)).includes('Ohne die Verwaltung'));
+    expect(await canDecryptLatest(sync, schmidt!, g7a, posted.bucket)).toBe(false);
+    expect(sync.keys.epochs(g7a)).toEqual([epochIdOf(ownedEpoch)]);
+    // A second adoption has nothing to do.
+    expect((await synchronize(sync, d1, next.state, { announcements: false })).adopted).toEqual([]);
   });
 
   it('a relay verifies every op of the sync (signatures, roles) and computes the same groups, also after a move', async () => {

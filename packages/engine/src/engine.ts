@@ -6,10 +6,12 @@ import {
   canRead,
   createOp,
   type GroupState,
+  mayReceiveEpoch,
   needsRotation,
   newEpochBody,
   type OpBody,
   openEpochKey,
+  readingDevices,
   shareKeyBody,
 } from '@schoolmesh/membership';
 import { type AccountRef, BUCKET_MS, bucketOf, bucketStart, defaultGroupPolicy, type GroupKind, type GroupPolicy, type GroupRole, oldestLiveBucket } from '@schoolmesh/model';
@@ -40,6 +42,15 @@ export interface EngineOptions {
   log?: (level: 'debug' | 'warn', message: string) => void;
   /** Rotate and share keys on membership changes by itself (default true; tests of raw logs turn it off). */
   autoKeys?: boolean;
+}
+
+export interface CreateGroupInput {
+  kind: GroupKind;
+  name: string;
+  members?: { account: AccountRef; role: GroupRole }[];
+  policy?: GroupPolicy;
+  /** `manager`: this account manages the group without reading it (the school's directory sync). Default owner. */
+  creatorRole?: 'owner' | 'manager';
 }
 
 export type EngineEvent =
@@ -75,6 +86,12 @@ export const BUCKET_GRACE_MS = BUCKET_MS;
 
 export function isFinished(bucket: number, now: number): boolean {
   return now >= bucketStart(bucket + 1) + BUCKET_GRACE_MS;
+}
+
+/** Does a manager (the school's directory sync account) run this group? */
+function isManaged(state: GroupState): boolean {
+  for (const role of state.members.values()) if (role === 'manager') return true;
+  return false;
 }
 
 /** How often a refused live push is sent again on the same session (see `Engine.pushTo`). */
@@ -184,19 +201,25 @@ export class Engine {
     return s;
   }
 
-  /** Creates a group with this device's account as owner, and its first key epoch. */
-  async createGroup(input: { kind: GroupKind; name: string; members?: { account: AccountRef; role: GroupRole }[]; policy?: GroupPolicy }): Promise<string> {
+  /**
+   * Creates a group with this device's account as owner, and its first key epoch. With `creatorRole: 'manager'` the
+   * account manages the group without reading it: no epoch is made here and none is ever sealed to it; the first
+   * member device that writes (or reconciles its keys) makes the first one.
+   */
+  async createGroup(input: CreateGroupInput): Promise<string> {
     return this.serial(async () => {
+      const members = (input.members ?? []).filter((m) => m.account !== this.account);
+      if (input.creatorRole === 'manager') members.push({ account: this.account, role: 'manager' });
       const body: OpBody = {
         type: 'create',
         kind: input.kind,
         name: input.name,
         policy: input.policy ?? defaultGroupPolicy(input.kind),
-        members: (input.members ?? []).filter((m) => m.account !== this.account),
+        members,
       };
       const op = await createOp(this.opts.identity, null, [], body, this.now());
       await this.commitOps(op.group, [op.bytes]);
-      await this.rotate(op.group);
+      if (input.creatorRole !== 'manager') await this.rotate(op.group);
       for (const s of this.sessions) void s.offerGroup(op.group);
       return op.group;
     });
@@ -206,11 +229,14 @@ export class Engine {
     return this.serial(() => this.signAndCommit(group, { type: 'add', account, role }));
   }
 
-  /** Removes a member and rotates the key, so the removed member cannot read what follows. */
+  /**
+   * Removes a member and rotates the key, so the removed member cannot read what follows. A manager, which holds no
+   * key, leaves the rotation to the next member device that writes or reconciles (needsRotation says so).
+   */
   removeMember(group: string, account: AccountRef): Promise<void> {
     return this.serial(async () => {
       await this.signAndCommit(group, { type: 'remove', account });
-      await this.rotate(group);
+      await this.rotateIfReader(group);
     });
   }
 
@@ -221,7 +247,7 @@ export class Engine {
   removeDevice(group: string, device: string): Promise<void> {
     return this.serial(async () => {
       await this.signAndCommit(group, { type: 'remove-device', device });
-      await this.rotate(group);
+      await this.rotateIfReader(group);
     });
   }
 
@@ -296,9 +322,50 @@ export class Engine {
     for (const s of this.sessions) s.pushMembership(group, ops);
   }
 
+  /** Rotates when this device reads the group and someone is left to read (not for a manager). */
+  private async rotateIfReader(group: string): Promise<void> {
+    const state = this.requireState(group);
+    if (canRead(state, this.deviceId) && needsRotation(state, undefined, this.revokedIn(state))) await this.rotate(group);
+  }
+
+  /**
+   * The devices of a group that this device's trust store says are revoked: treated as removed for key purposes
+   * (never sealed or shared a key; an epoch one of them holds is rotated away from by the next writer), whether
+   * or not an owner or the sync account has taken them out of the group yet.
+   */
+  private revokedIn(state: GroupState): Set<string> {
+    const out = new Set<string>();
+    // Never this device itself: a rotation must seal to its author, and its ops go nowhere once it is revoked.
+    for (const [id, d] of state.devices) if (id !== this.deviceId && this.opts.trust.isRevoked(id, d.certificate.school)) out.add(id);
+    return out;
+  }
+
+  /**
+   * Checks every group against the trust store's revocations now (call after a new revocation list was applied):
+   * where a revoked device holds the current key and this device reads, it rotates. Returns how many it rotated.
+   */
+  applyRevocations(): Promise<number> {
+    return this.serial(async () => {
+      let rotated = 0;
+      for (const group of this.replica.groups()) {
+        const state = this.replica.state(group);
+        if (!state || !canRead(state, this.deviceId)) continue;
+        const revoked = this.revokedIn(state);
+        if (revoked.size === 0 || !needsRotation(state, undefined, revoked)) continue;
+        try {
+          await this.rotate(group);
+          rotated++;
+        } catch (error) {
+          this.opts.log?.('warn', `could not rotate ${group} away from revoked devices: ${(error as Error).message}`);
+        }
+      }
+      return rotated;
+    });
+  }
+
   private async rotate(group: string): Promise<void> {
     const state = this.requireState(group);
-    const { body, key } = await newEpochBody(state);
+    const { body, key } = await newEpochBody(state, undefined, this.revokedIn(state));
     const log = this.replica.log(group)!;
     const op = await createOp(this.opts.identity, group, log.heads(), body, this.now());
     await this.commitOps(group, [op.bytes]);
@@ -339,25 +406,35 @@ export class Engine {
       }
     }
     if (opened > 0) await this.reopenBuckets(group);
-    if (this.opts.autoKeys === false) return;
-    if (needsRotation(state, this.now())) {
+    // A manager's device holds no key: it neither rotates nor shares.
+    if (this.opts.autoKeys === false || !canRead(state, this.deviceId)) return;
+    const revoked = this.revokedIn(state);
+    if (needsRotation(state, this.now(), revoked)) {
       await this.rotate(group);
       return;
     }
-    await this.shareMissingKeys(group, state);
+    await this.shareMissingKeys(group, state, revoked);
   }
 
-  /** Gives the current key (and, if the policy shares history, the older live ones) to devices that lack them. */
-  private async shareMissingKeys(group: string, state: GroupState): Promise<void> {
+  /**
+   * Gives the current key (and, if the policy shares history, the older live ones) to reading devices that lack
+   * them, never to revoked ones. Owners and moderators share with everyone, members with their own account's
+   * devices; when no device of an owner or moderator holds the epoch (a group run by a manager, where a member made
+   * the epoch), every holder shares. Two holders sharing the same key is harmless: the first box stands.
+   */
+  private async shareMissingKeys(group: string, state: GroupState, revoked: ReadonlySet<string>): Promise<void> {
     const myRole = state.members.get(this.account);
+    const lead = (role: string | undefined) => role === 'owner' || role === 'moderator';
     const epochs = state.policy.historyForNewMembers === 'retained' ? state.epochs : state.currentEpoch ? [state.currentEpoch] : [];
     for (const epoch of epochs) {
       const raw = this.keys.raw(group, epochIdOf(epoch));
       if (!raw) continue;
       const sealedTo = state.sealedKeys.get(epoch);
-      const lacking = [...state.devices.entries()]
-        .filter(([id, d]) => !sealedTo?.has(id) && (d.account === this.account || myRole === 'owner' || myRole === 'moderator'))
-        .map(([id]) => id);
+      const leadHolds = [...(sealedTo?.keys() ?? [])].some((d) => lead(state.members.get(state.devices.get(d)?.account ?? '')));
+      const everyone = lead(myRole) || !leadHolds;
+      const lacking = readingDevices(state).filter(
+        (id) => !sealedTo?.has(id) && !revoked.has(id) && mayReceiveEpoch(state, epoch, id) && (everyone || state.devices.get(id)!.account === this.account),
+      );
       if (lacking.length === 0) continue;
       const body = await shareKeyBody(state, epoch, raw, lacking);
       await this.signAndCommit(group, body);
@@ -550,15 +627,22 @@ export class Engine {
       if (this.closed) throw new EngineError('closed', 'engine closed');
       let state = this.requireState(group);
       if (!canPost(state, this.deviceId)) throw new EngineError('forbidden', 'this device may not post in this group');
-      if (this.opts.autoKeys !== false && needsRotation(state, this.now())) {
-        // Scheduled rotation (policy.keyRotationDays) or a removal nobody rotated for yet: rotate before writing,
-        // so retention can erase old keys even on a device that never restarts.
+      if (needsRotation(state, this.opts.autoKeys === false ? undefined : this.now(), this.revokedIn(state))) {
+        // No epoch yet (a group made by a manager), a removal or revocation nobody rotated for yet, or (with autoKeys)
+        // the scheduled rotation of policy.keyRotationDays: rotate before writing. Nothing is written under a key a
+        // removed or revoked device holds once this device knows of the removal, whatever autoKeys says.
         await this.rotate(group);
         state = this.requireState(group);
       }
       if (state.currentEpoch && !this.keys.has(group, epochIdOf(state.currentEpoch))) {
         // A rotation arrived and its key is not opened yet: open it now rather than fail.
         await this.reconcileKeys(group);
+        state = this.requireState(group);
+      }
+      if (state.currentEpoch && !this.keys.has(group, epochIdOf(state.currentEpoch)) && this.opts.autoKeys !== false && isManaged(state)) {
+        // A group run by a manager has no always-online holder of its key (the manager holds none): rather than wait
+        // for a member that holds it to come online and share it, make a new epoch for the current readers.
+        await this.rotate(group);
         state = this.requireState(group);
       }
       const epoch = state.currentEpoch;

@@ -43,6 +43,7 @@ export {
   type IgnoredOp,
   mayReceiveEpoch,
   needsRotation,
+  readingDevices,
   roleOf,
 } from './state.ts';
 export { type AddResult, type AddStatus, MembershipLog, type MembershipLogOptions } from './log.ts';

@@ -8,7 +8,7 @@ import type { DeviceIdentity } from '@schoolmesh/identity';
 import { concatBytes, fromBase64Url } from '@schoolmesh/wire';
 import { MembershipError } from './errors.ts';
 import type { RotateKeyBody, SealedKey, ShareKeyBody } from './ops.ts';
-import type { GroupState } from './state.ts';
+import { type GroupState, readingDevices } from './state.ts';
 
 export const EPOCH_KEY_BYTES = 32;
 export const EPOCH_KEY_INFO = 'schoolmesh/epoch-key/v1';
@@ -41,13 +41,18 @@ function checkKey(key: Uint8Array): void {
     throw new MembershipError('bad-epoch-key', `an epoch key has ${EPOCH_KEY_BYTES} bytes`);
 }
 
-/** The body of a rotate-key op sealing `key` (default: fresh random bytes) to every current device. */
+/**
+ * The body of a rotate-key op sealing `key` (default: fresh random bytes) to every current reading device (never to
+ * a manager's) except `excluded` (devices the caller treats as removed, such as revoked ones).
+ */
 export async function newEpochBody(
   state: GroupState,
   key: Uint8Array = randomBytes(EPOCH_KEY_BYTES),
+  excluded: ReadonlySet<string> = new Set(),
 ): Promise<{ body: RotateKeyBody; key: Uint8Array }> {
   checkKey(key);
-  return { body: { type: 'rotate-key', sealed: await sealTo(state, key, state.devices.keys()) }, key };
+  const devices = readingDevices(state).filter((d) => !excluded.has(d));
+  return { body: { type: 'rotate-key', sealed: await sealTo(state, key, devices) }, key };
 }
 
 /** The body of a share-key op giving the key of `epochId` to `devices` (listed devices only). */

@@ -9,7 +9,7 @@ import { DecodeError, fromBase64Url } from '@schoolmesh/wire';
 import { MembershipError } from './errors.ts';
 import { type MembershipOp, authorAccount, authorDeviceId, decodeOp, isDecodedOp, signedMessage } from './ops.ts';
 import { type StoredOp, hasBit, resolve, setBit, staticFacts } from './resolve.ts';
-import { type GroupState, cloneState, devicesOf, emptyState, isSelfAdd, judge, applyOp } from './state.ts';
+import { type GroupState, cloneState, devicesOf, emptyState, isSelfAdd, judge, applyOp, keyRefusal } from './state.ts';
 
 export type AddStatus = 'applied' | 'duplicate' | 'missing-parents' | 'rejected';
 
@@ -385,7 +385,7 @@ export class MembershipLog {
     const account = authorAccount(op);
     if (!s.members.has(account)) return 'author is not a member of the group at its parents';
     const device = s.devices.get(authorDeviceId(op));
-    if (device && device.account === account) return undefined;
+    if (device && device.account === account) return keyRefusal(s, op);
     if (isSelfAdd(op)) {
       if (devicesOf(s, account).length === 0) return undefined;
       return 'the account already has devices in the group: a new device needs their approval';

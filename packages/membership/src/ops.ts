@@ -182,7 +182,7 @@ const kindTags: Record<GroupKind, number> = {
   direct: 5,
   announcement: 6,
 };
-const roleTags: Record<GroupRole, number> = { owner: 1, moderator: 2, member: 3, reader: 4 };
+const roleTags: Record<GroupRole, number> = { owner: 1, moderator: 2, member: 3, reader: 4, manager: 5 };
 const postTags: Record<PostRight, number> = { members: 1, moderators: 2 };
 const addTags: Record<AddRight, number> = { owners: 1, moderators: 2, members: 3 };
 const historyTags: Record<History, number> = { none: 1, retained: 2 };

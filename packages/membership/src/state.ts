@@ -10,10 +10,12 @@ import {
   type GroupKind,
   type GroupPolicy,
   type GroupRole,
+  administers,
   atLeast,
   BUCKET_MS,
   defaultGroupPolicy,
   rankOf,
+  readsContent,
   validatePolicy,
 } from '@schoolmesh/model';
 import {
@@ -57,7 +59,10 @@ export interface GroupState {
   currentEpoch: string | undefined;
   /** Per epoch, per device id, the sealed epoch key. */
   sealedKeys: Map<string, Map<string, Uint8Array>>;
-  /** Per epoch, the accounts that were members when it began (history policy 'none' limits share-key to them). */
+  /**
+   * Per epoch, the reading accounts (every role but manager) that were members when it began (history policy
+   * 'none' limits share-key to them).
+   */
   epochMembers: Map<string, Set<AccountRef>>;
   /** Per epoch, the author's clock when it began (informational; drives periodic rotation). */
   epochTimes: Map<string, number>;
@@ -69,7 +74,10 @@ export interface GroupState {
   epochWriters: Map<string, Set<string>>;
   /** Ops kept in the log that had no effect, with the reason. */
   ignored: IgnoredOp[];
-  /** Accounts and devices removed after the current epoch began: they still hold its key. */
+  /**
+   * Accounts and devices that stopped reading after the current epoch began (removed, or made manager), and devices
+   * a rotation reached that were not current readers: they may hold its key.
+   */
   removedSince: { accounts: AccountRef[]; devices: string[] };
 }
 
@@ -116,10 +124,20 @@ export function roleOf(state: GroupState, account: AccountRef): GroupRole | unde
   return state.members.get(account);
 }
 
-/** A listed device of a member may read (receive epoch keys, fetch the group's entries). */
+/**
+ * A listed device of a member in a reading role may read (receive epoch keys, fetch the group's entries). A
+ * manager's devices are listed (they sign its ops) but never read.
+ */
 export function canRead(state: GroupState, deviceId: string): boolean {
   const device = state.devices.get(deviceId);
-  return device !== undefined && state.members.has(device.account);
+  if (!device) return false;
+  const role = state.members.get(device.account);
+  return role !== undefined && readsContent(role);
+}
+
+/** The listed devices that read (canRead), in id order. */
+export function readingDevices(state: GroupState): string[] {
+  return [...state.devices.keys()].filter((d) => canRead(state, d)).sort();
 }
 
 /** May this device write content? policy.whoMayPost decides; readers never post. */
@@ -127,7 +145,7 @@ export function canPost(state: GroupState, deviceId: string): boolean {
   const device = state.devices.get(deviceId);
   if (!device) return false;
   const role = state.members.get(device.account);
-  if (!role || role === 'reader') return false;
+  if (!role || role === 'reader' || !readsContent(role)) return false;
   return atLeast(role, state.policy.whoMayPost === 'moderators' ? 'moderator' : 'member');
 }
 
@@ -141,29 +159,36 @@ export function devicesOf(state: GroupState, account: AccountRef): string[] {
 /** May `deviceId` be given the key of `epoch` by share-key? (policy.historyForNewMembers) */
 export function mayReceiveEpoch(state: GroupState, epoch: string, deviceId: string): boolean {
   const device = state.devices.get(deviceId);
-  if (!device || !state.sealedKeys.has(epoch)) return false;
+  if (!device || !state.sealedKeys.has(epoch) || !canRead(state, deviceId)) return false;
   if (state.policy.historyForNewMembers === 'retained') return true;
   return state.epochMembers.get(epoch)?.has(device.account) ?? false;
 }
 
-/** Current devices that hold no key for `epoch` (default: the current one). */
+/** Current reading devices that hold no key for `epoch` (default: the current one); managers' devices never do. */
 export function devicesWithoutKey(state: GroupState, epoch = state.currentEpoch): string[] {
   const boxes = epoch === undefined ? undefined : state.sealedKeys.get(epoch);
-  return [...state.devices.keys()].filter((d) => !boxes?.has(d)).sort();
+  return readingDevices(state).filter((d) => !boxes?.has(d));
 }
 
 /**
  * Should the engine rotate the group key now? True when the group has devices but no epoch, when a member or
  * device was removed after the current epoch began (it still holds that key), when a current device lacks the
  * current key and may not be given it by share-key (a member added under history policy 'none'), or, given
- * `now`, when the current epoch is older than policy.keyRotationDays by its author's clock.
+ * `now`, when the current epoch is older than policy.keyRotationDays by its author's clock. Only reading devices
+ * count: a group whose only devices are a manager's has nobody to rotate for. `excluded` are devices the caller
+ * treats as removed (revoked by their school, say): holding the current key makes a rotation due, lacking it does
+ * not.
  */
-export function needsRotation(state: GroupState, now?: number): boolean {
-  if (state.createdBy === undefined || state.devices.size === 0) return false;
+export function needsRotation(state: GroupState, now?: number, excluded: ReadonlySet<string> = new Set()): boolean {
+  if (state.createdBy === undefined) return false;
+  const readers = readingDevices(state).filter((d) => !excluded.has(d));
+  if (readers.length === 0) return false;
   const epoch = state.currentEpoch;
   if (epoch === undefined) return true;
   if (state.removedSince.accounts.length > 0 || state.removedSince.devices.length > 0) return true;
-  for (const d of devicesWithoutKey(state, epoch)) if (!mayReceiveEpoch(state, epoch, d)) return true;
+  const boxes = state.sealedKeys.get(epoch);
+  for (const d of excluded) if (boxes?.has(d)) return true;
+  for (const d of devicesWithoutKey(state, epoch)) if (!excluded.has(d) && !mayReceiveEpoch(state, epoch, d)) return true;
   if (now !== undefined) {
     const began = state.epochTimes.get(epoch) ?? 0;
     if (began + state.policy.keyRotationDays * BUCKET_MS <= now) return true;
@@ -175,14 +200,16 @@ function minimumToAdd(right: AddRight): GroupRole {
   return right === 'owners' ? 'owner' : right === 'moderators' ? 'moderator' : 'member';
 }
 
-function ownerCount(s: GroupState): number {
+function adminCount(s: GroupState): number {
   let n = 0;
-  for (const role of s.members.values()) if (role === 'owner') n++;
+  for (const role of s.members.values()) if (administers(role)) n++;
   return n;
 }
 
+/** Is `account` the last owner or manager while others remain (someone must keep the power to change roles)? */
 function lastOwner(s: GroupState, account: AccountRef): boolean {
-  return s.members.get(account) === 'owner' && ownerCount(s) === 1 && s.members.size > 1;
+  const role = s.members.get(account);
+  return role !== undefined && administers(role) && adminCount(s) === 1 && s.members.size > 1;
 }
 
 /** How resolve.ts narrows the judgement of one op by what is concurrent with it. */
@@ -244,20 +271,22 @@ export function judge(s: GroupState, op: MembershipOp, ctx: JudgeContext = {}): 
         if (!atLeast(role, 'moderator')) return 'only owners and moderators remove others';
         if (!outranks(body.account)) return 'cannot remove someone of higher rank';
       }
-      if (lastOwner(s, body.account)) return 'the last owner cannot leave while others remain';
+      if (lastOwner(s, body.account)) return 'the last owner or manager cannot leave while others remain';
       return undefined;
     case 'set-role':
-      if (role !== 'owner') return 'only owners change roles';
+      if (!administers(role)) return 'only owners and managers change roles';
       if (!s.members.has(body.account)) return 'not a member';
-      if (body.role !== 'owner' && lastOwner(s, body.account)) return 'the last owner cannot be demoted';
+      // A manager never reads: it may not give itself a reading role (an owner may make it one).
+      if (s.members.get(account) === 'manager' && body.account === account) return 'a manager cannot change its own role';
+      if (!administers(body.role) && lastOwner(s, body.account)) return 'the last owner or manager cannot be demoted';
       return undefined;
     case 'set-policy': {
-      if (role !== 'owner') return 'only owners change the policy';
+      if (!administers(role)) return 'only owners and managers change the policy';
       const problems = validatePolicy(body.policy);
       return problems.length > 0 ? `invalid policy: ${problems.join('; ')}` : undefined;
     }
     case 'rename':
-      return role === 'owner' ? undefined : 'only owners rename';
+      return administers(role) ? undefined : 'only owners and managers rename';
     case 'add-device': {
       const target = certificateAccount(body.certificate);
       const id = certificateDeviceId(body.certificate);
@@ -283,6 +312,8 @@ export function judge(s: GroupState, op: MembershipOp, ctx: JudgeContext = {}): 
       // then would orphan every entry its author already wrote under it, so it stands: devices added concurrently
       // get the key by share-key, and devices removed concurrently that it still reached count as removed since
       // this epoch (removedSince), which makes the next writer rotate again.
+      // A manager starts no epoch: its key would be one the manager knows.
+      if (!readsContent(s.members.get(account)!)) return 'a manager holds no content key and starts no epoch';
       if (!body.sealed.some((sk) => sk.device === device)) return 'must seal to its author';
       return undefined;
     }
@@ -290,6 +321,7 @@ export function judge(s: GroupState, op: MembershipOp, ctx: JudgeContext = {}): 
       const boxes = s.sealedKeys.get(body.epoch);
       if (!boxes) return 'unknown epoch';
       if (!boxes.has(device)) return 'author does not hold this epoch key';
+      if (!canRead(s, device)) return 'a manager shares no content key';
       for (const sk of body.sealed) {
         if (!s.devices.has(sk.device)) return 'recipient is not a current device';
         if (!mayReceiveEpoch(s, body.epoch, sk.device)) return 'history policy withholds this epoch from the recipient';
@@ -299,11 +331,26 @@ export function judge(s: GroupState, op: MembershipOp, ctx: JudgeContext = {}): 
   }
 }
 
+/**
+ * Why a key op may not even be stored, judged in the state at its parents (so the same everywhere): a manager's
+ * device starts or shares no epoch, and no rotation or share seals to a device that does not read there (a
+ * manager's). A concurrent change that makes a recipient a manager is handled when the rotation is applied
+ * (removedSince), not here.
+ */
+export function keyRefusal(s: GroupState, op: MembershipOp): string | undefined {
+  const body = op.body;
+  if (body.type !== 'rotate-key' && body.type !== 'share-key') return undefined;
+  if (!canRead(s, authorDeviceId(op))) return 'a manager holds no content key: it starts and shares no epoch';
+  for (const sk of body.sealed) if (s.devices.has(sk.device) && !canRead(s, sk.device)) return "a key may not be sealed to a manager's device";
+  return undefined;
+}
+
 function removeAccount(s: GroupState, account: AccountRef): void {
+  const reading = readsContent(s.members.get(account)!);
   s.members.delete(account);
   s.memberSince.delete(account);
   for (const id of devicesOf(s, account)) s.devices.delete(id);
-  if (s.currentEpoch !== undefined) s.removedSince.accounts.push(account);
+  if (reading && s.currentEpoch !== undefined) s.removedSince.accounts.push(account);
 }
 
 /** Applies an op that `judge` accepted. */
@@ -335,8 +382,9 @@ function applyOpBody(s: GroupState, op: MembershipOp): void {
         s.members.set(m.account, m.role);
         s.memberSince.set(m.account, op.id);
       }
+      // The author is owner, or manager when the member list names it so (a group managed without its keys).
       const account = authorAccount(op);
-      s.members.set(account, 'owner');
+      s.members.set(account, s.members.get(account) === 'manager' ? 'manager' : 'owner');
       s.memberSince.set(account, op.id);
       addDevice(s, op.author, op.id);
       return;
@@ -348,9 +396,13 @@ function applyOpBody(s: GroupState, op: MembershipOp): void {
     case 'remove':
       removeAccount(s, body.account);
       return;
-    case 'set-role':
+    case 'set-role': {
+      const before = s.members.get(body.account)!;
       s.members.set(body.account, body.role);
+      // A member made manager stops reading but may hold the current key: the next writer rotates.
+      if (readsContent(before) && !readsContent(body.role) && s.currentEpoch !== undefined) s.removedSince.accounts.push(body.account);
       return;
+    }
     case 'set-policy':
       s.policy = { ...body.policy };
       return;
@@ -360,17 +412,21 @@ function applyOpBody(s: GroupState, op: MembershipOp): void {
     case 'add-device':
       addDevice(s, body.certificate, op.id);
       return;
-    case 'remove-device':
+    case 'remove-device': {
+      const reading = canRead(s, body.device);
       s.devices.delete(body.device);
-      if (s.currentEpoch !== undefined) s.removedSince.devices.push(body.device);
+      if (reading && s.currentEpoch !== undefined) s.removedSince.devices.push(body.device);
       return;
+    }
     case 'rotate-key':
       s.epochs.push(op.id);
       s.currentEpoch = op.id;
-      s.epochMembers.set(op.id, new Set(s.members.keys()));
+      s.epochMembers.set(op.id, new Set([...s.members].filter(([, role]) => readsContent(role)).map(([account]) => account)));
       s.epochTimes.set(op.id, op.time);
-      s.removedSince = { accounts: [], devices: body.sealed.map((sk) => sk.device).filter((d) => !s.devices.has(d)) };
-      s.sealedKeys.set(op.id, new Map(body.sealed.filter((sk) => s.devices.has(sk.device)).map((sk) => [sk.device, sk.box])));
+      // Boxes for devices that are not current readers (removed, or a manager's, by a concurrent op) are not kept,
+      // and those devices count as removed since this epoch: the next writer rotates again.
+      s.removedSince = { accounts: [], devices: body.sealed.map((sk) => sk.device).filter((d) => !canRead(s, d)) };
+      s.sealedKeys.set(op.id, new Map(body.sealed.filter((sk) => canRead(s, sk.device)).map((sk) => [sk.device, sk.box])));
       return;
     case 'share-key': {
       const boxes = s.sealedKeys.get(body.epoch)!;

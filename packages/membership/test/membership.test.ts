@@ -1,4 +1,4 @@
-import { sha256 } from '@schoolmesh/crypto';
+import { randomBytes, sha256 } from '@schoolmesh/crypto';
 import { issueRevocationList } from '@schoolmesh/identity';
 import { defaultGroupPolicy, type GroupPolicy } from '@schoolmesh/model';
 import { DecodeError, toBase64Url } from '@schoolmesh/wire';
@@ -19,6 +19,7 @@ import {
   newEpochBody,
   type OpBody,
   openEpochKey,
+  readingDevices,
   roleOf,
   shareKeyBody,
   verifyOpSignature,
@@ -36,6 +37,8 @@ let emil: Device;
 let emilMinted: Device; // a relay-minted certificate for emil
 let claraMinted: Device; // a relay-minted certificate for clara, who already has a device
 let olaf: Device; // never a member
+let sync: Device; // the school's directory sync account: a manager
+let sync2: Device; // a second device of the sync account
 
 beforeAll(async () => {
   school = await makeSchool();
@@ -51,6 +54,7 @@ beforeAll(async () => {
     makeDevice(school, 'clara', { role: 'pupil' }),
     makeDevice(school, 'olaf'),
   ]);
+  [sync, sync2] = await Promise.all([makeDevice(school, 'verwaltung', { role: 'admin' }), makeDevice(school, 'verwaltung', { role: 'admin' })]);
 });
 
 /** One replica of one group, with a helper that authors an op on top of its heads. */
@@ -643,5 +647,215 @@ describe('the log', () => {
     await r.ok(anna, { type: 'rename', name: 'after' });
     expect(before.name).toBe('Klasse 7b');
     expect(r.log.state().name).toBe('after');
+  });
+});
+
+/** The sync account creates a class as manager with bernd (moderator), clara (member), dora (reader); each adds its device. */
+async function managedGroup(policy?: GroupPolicy): Promise<Replica> {
+  const r = new Replica();
+  const create = await createGroup(
+    sync,
+    [
+      { account: sync.account, role: 'manager' },
+      { account: bernd.account, role: 'moderator' },
+      { account: clara.account, role: 'member' },
+      { account: dora.account, role: 'reader' },
+    ],
+    'class',
+    policy ?? { ...defaultGroupPolicy('class') },
+  );
+  expect(await r.log.add(create)).toMatchObject({ status: 'applied' });
+  for (const d of [bernd, clara, dora]) await r.ok(d, { type: 'add-device', certificate: d.certificate });
+  return r;
+}
+
+/** A rotate-key body with placeholder boxes (judging never opens them). */
+const placeholderRotation = (devices: string[]): OpBody => ({ type: 'rotate-key', sealed: devices.map((device) => ({ device, box: randomBytes(80) })) });
+
+describe('the manager role (membership without content keys)', () => {
+  it('a group created by a manager has it as manager: listed device, no reading, no posting, no epoch until a member rotates', async () => {
+    const r = await managedGroup();
+    expect(roleOf(r.state, sync.account)).toBe('manager');
+    expect(r.state.devices.has(sync.id)).toBe(true);
+    expect(canRead(r.state, sync.id)).toBe(false);
+    expect(canPost(r.state, sync.id)).toBe(false);
+    expect(readingDevices(r.state)).toEqual([bernd.id, clara.id, dora.id].sort());
+    expect(r.state.currentEpoch).toBeUndefined();
+    // Devices but no epoch: the first member to write rotates; the key is sealed to readers only.
+    expect(needsRotation(r.state)).toBe(true);
+    const first = await newEpochBody(r.state);
+    expect(first.body.sealed.map((s) => s.device)).not.toContain(sync.id);
+    const epoch = await r.ok(clara, first.body);
+    expect(r.state.currentEpoch).toBe(epoch.id);
+    expect(r.state.epochMembers.get(epoch.id)?.has(sync.account)).toBe(false);
+    expect(devicesWithoutKey(r.state)).toEqual([]);
+    expect(needsRotation(r.state)).toBe(false);
+    await expect(openEpochKey(r.state, epoch.id, sync)).rejects.toMatchObject({ code: 'not-sealed-to-device' });
+    // Without the author listing itself as manager, a create makes it owner, as before.
+    const owned = new Replica();
+    await owned.log.add(await createGroup(sync, [{ account: clara.account, role: 'member' }]));
+    expect(roleOf(owned.state, sync.account)).toBe('owner');
+  });
+
+  it('a group whose only device is its manager needs no rotation', async () => {
+    const r = new Replica();
+    await r.log.add(await createGroup(sync, [{ account: sync.account, role: 'manager' }, { account: clara.account, role: 'member' }], 'class'));
+    expect(r.state.devices.size).toBe(1);
+    expect(needsRotation(r.state)).toBe(false);
+  });
+
+  it('a manager does the membership ops of an owner', async () => {
+    const r = await managedGroup();
+    await r.ok(clara, (await newEpochBody(r.state)).body);
+    const done = [
+      await r.ok(sync, { type: 'add', account: emil.account, role: 'member' }),
+      await r.ok(sync, { type: 'add-device', certificate: emil.certificate }),
+      await r.ok(sync, { type: 'set-role', account: clara.account, role: 'moderator' }),
+      await r.ok(sync, { type: 'set-policy', policy: { ...r.state.policy, retentionDays: 7 } }),
+      await r.ok(sync, { type: 'rename', name: 'Klasse 8b' }),
+      await r.ok(sync, { type: 'add', account: olaf.account, role: 'owner' }),
+      await r.ok(sync, { type: 'remove-device', device: emil.id }),
+      await r.ok(sync, { type: 'remove', account: dora.account }),
+    ];
+    for (const o of done) expect(r.effective(o.id), r.ignoredReason(o.id)).toBe(true);
+    expect(r.state.name).toBe('Klasse 8b');
+    expect(roleOf(r.state, clara.account)).toBe('moderator');
+    expect(roleOf(r.state, olaf.account)).toBe('owner');
+    expect(r.state.members.has(dora.account)).toBe(false);
+    // An owner can take the manager out, too; the manager ranks with owners.
+    const out = await r.ok(olaf, { type: 'add-device', certificate: olaf.certificate });
+    expect(r.effective(out.id)).toBe(true);
+    const removed = await r.ok(olaf, { type: 'remove', account: sync.account });
+    expect(r.effective(removed.id)).toBe(true);
+  });
+
+  it('a manager cannot make itself a reader: no own role change, no re-add, its own devices never read', async () => {
+    const r = await managedGroup();
+    await r.ok(clara, (await newEpochBody(r.state)).body);
+    for (const role of ['owner', 'moderator', 'member', 'reader'] as const) {
+      const o = await r.ok(sync, { type: 'set-role', account: sync.account, role });
+      expect(r.ignoredReason(o.id)).toBe('a manager cannot change its own role');
+    }
+    const readd = await r.ok(sync, { type: 'add', account: sync.account, role: 'member' });
+    expect(r.ignoredReason(readd.id)).toBe('already a member');
+    // Its second device is listed (it may sign) but reads nothing and is never owed a key.
+    const second = await r.ok(sync, { type: 'add-device', certificate: sync2.certificate });
+    expect(r.effective(second.id)).toBe(true);
+    expect(canRead(r.state, sync2.id)).toBe(false);
+    expect(devicesWithoutKey(r.state)).toEqual([]);
+    expect(needsRotation(r.state)).toBe(false);
+    expect(roleOf(r.state, sync.account)).toBe('manager');
+  });
+
+  it('no key reaches a manager: it starts and shares no epoch, and no rotation or share may seal to its devices', async () => {
+    const r = await managedGroup();
+    // A manager's own rotation would be a key it knows: refused at the door.
+    const own = await r.act(sync, placeholderRotation([sync.id, bernd.id, clara.id, dora.id]));
+    expect(own.result).toMatchObject({ status: 'rejected', reason: 'a manager holds no content key: it starts and shares no epoch' });
+    // A member's rotation that seals to the manager's device is refused too.
+    const leaky = await r.act(clara, placeholderRotation([sync.id, bernd.id, clara.id, dora.id]));
+    expect(leaky.result).toMatchObject({ status: 'rejected', reason: "a key may not be sealed to a manager's device" });
+    const first = await newEpochBody(r.state);
+    const epoch = await r.ok(clara, first.body);
+    const share = await r.act(clara, { type: 'share-key', epoch: epoch.id, sealed: [{ device: sync.id, box: randomBytes(80) }] });
+    expect(share.result).toMatchObject({ status: 'rejected', reason: "a key may not be sealed to a manager's device" });
+    await expect(shareKeyBody(r.state, epoch.id, first.key, [sync.id])).resolves.toBeDefined(); // the body can be made…
+    const sharedByManager = await r.act(sync, { type: 'share-key', epoch: epoch.id, sealed: [{ device: emil.id, box: randomBytes(80) }] });
+    expect(sharedByManager.result).toMatchObject({ status: 'rejected' }); // …but a manager's share never stands
+    expect(r.state.sealedKeys.get(epoch.id)?.has(sync.id)).toBe(false);
+  });
+
+  it('after a manager removes a member or a device, the next writer must rotate, and the new key excludes them', async () => {
+    const r = await managedGroup();
+    await r.ok(clara, (await newEpochBody(r.state)).body);
+    expect(needsRotation(r.state)).toBe(false);
+    await r.ok(sync, { type: 'remove', account: dora.account });
+    expect(r.state.removedSince.accounts).toEqual([dora.account]);
+    expect(needsRotation(r.state)).toBe(true);
+    const second = await newEpochBody(r.state);
+    expect(second.body.sealed.map((s) => s.device).sort()).toEqual([bernd.id, clara.id].sort());
+    await r.ok(bernd, second.body);
+    expect(needsRotation(r.state)).toBe(false);
+    await r.ok(sync, { type: 'remove-device', device: clara.id });
+    expect(r.state.removedSince.devices).toEqual([clara.id]);
+    expect(needsRotation(r.state)).toBe(true);
+    // Removing the manager's own second device is no reason to rotate: it never held a key.
+    const r2 = await managedGroup();
+    await r2.ok(clara, (await newEpochBody(r2.state)).body);
+    await r2.ok(sync, { type: 'add-device', certificate: sync2.certificate });
+    await r2.ok(sync, { type: 'remove-device', device: sync2.id });
+    expect(needsRotation(r2.state)).toBe(false);
+  });
+
+  it('an owner who makes itself manager stops reading: the next writer rotates it out (adopting an older directory group)', async () => {
+    const r = new Replica();
+    await r.log.add(await createGroup(sync, [{ account: clara.account, role: 'member' }, { account: bernd.account, role: 'moderator' }], 'class'));
+    for (const d of [bernd, clara]) await r.ok(d, { type: 'add-device', certificate: d.certificate });
+    await r.ok(sync, (await newEpochBody(r.state)).body);
+    expect(roleOf(r.state, sync.account)).toBe('owner');
+    const demote = await r.ok(sync, { type: 'set-role', account: sync.account, role: 'manager' });
+    expect(r.effective(demote.id), r.ignoredReason(demote.id)).toBe(true);
+    expect(canRead(r.state, sync.id)).toBe(false);
+    expect(r.state.removedSince.accounts).toEqual([sync.account]);
+    expect(needsRotation(r.state)).toBe(true);
+    const next = await newEpochBody(r.state);
+    expect(next.body.sealed.map((s) => s.device)).not.toContain(sync.id);
+    await r.ok(clara, next.body);
+    expect(needsRotation(r.state)).toBe(false);
+    expect(r.state.sealedKeys.get(r.state.currentEpoch!)?.has(sync.id)).toBe(false);
+    // The last owner or manager cannot leave while others remain, nor be demoted to a non-administering role.
+    const leave = await r.ok(sync, { type: 'remove', account: sync.account });
+    expect(r.ignoredReason(leave.id)).toBe('the last owner or manager cannot leave while others remain');
+  });
+
+  it('a rotation that reaches a device made manager concurrently stands, and the next writer rotates it out', async () => {
+    const r = new Replica();
+    await r.log.add(await createGroup(anna, [{ account: clara.account, role: 'member' }, { account: bernd.account, role: 'moderator' }]));
+    for (const d of [bernd, clara]) await r.ok(d, { type: 'add-device', certificate: d.certificate });
+    await r.ok(anna, (await newEpochBody(r.state)).body);
+    const base = r.log.heads();
+    const rotation = await newEpochBody(r.state);
+    await r.ok(anna, { type: 'set-role', account: bernd.account, role: 'manager' }, base);
+    const concurrent = await r.ok(clara, rotation.body, base);
+    expect(r.state.currentEpoch).toBe(concurrent.id);
+    // Whichever of the two is placed first, bernd may hold this epoch's key: it counts as removed since this epoch.
+    expect(r.state.removedSince.devices.includes(bernd.id) || r.state.removedSince.accounts.includes(bernd.account)).toBe(true);
+    expect(needsRotation(r.state)).toBe(true);
+    const next = await newEpochBody(r.state);
+    expect(next.body.sealed.map((s) => s.device)).not.toContain(bernd.id);
+  });
+
+  it('two members creating the first epoch concurrently resolve to the same epoch everywhere', async () => {
+    const r = await managedGroup();
+    const base = r.log.heads();
+    const a = await r.ok(bernd, (await newEpochBody(r.state)).body, base);
+    const b = await r.ok(clara, (await newEpochBody(r.state)).body, base);
+    const other = new Replica(r.group);
+    for (const o of [...r.log.ops()].reverse()) await other.log.add(o);
+    await sameResult(r.log, other.log);
+    expect(other.state.currentEpoch).toBe(r.state.currentEpoch);
+    expect(r.state.epochs.sort()).toEqual([a.id, b.id].sort());
+    expect(needsRotation(r.state)).toBe(false);
+  });
+
+  it('devices the caller treats as removed (revoked) are never sealed to, and one holding the current key makes a rotation due', async () => {
+    const r = await managedGroup();
+    await r.ok(clara, (await newEpochBody(r.state)).body);
+    const revoked = new Set([dora.id]);
+    expect(needsRotation(r.state)).toBe(false);
+    expect(needsRotation(r.state, undefined, revoked)).toBe(true);
+    const next = await newEpochBody(r.state, undefined, revoked);
+    expect(next.body.sealed.map((s) => s.device).sort()).toEqual([bernd.id, clara.id].sort());
+    await r.ok(clara, next.body);
+    // dora lacks the new key, but she is revoked: that is no reason to rotate again.
+    expect(devicesWithoutKey(r.state)).toEqual([dora.id]);
+    expect(needsRotation(r.state, undefined, revoked)).toBe(false);
+  });
+
+  it('encodes the manager role on the wire and decodes it back', async () => {
+    const create = await createGroup(sync, [{ account: sync.account, role: 'manager' }]);
+    expect(decodeOp(encodeOp(create))).toEqual(create);
+    const body = create.body as { members: { role: string }[] };
+    expect(body.members[0]!.role).toBe('manager');
   });
 });

@@ -11,17 +11,34 @@ export const roles: readonly Role[] = ['pupil', 'teacher', 'parent', 'staff', 'a
 export type GroupKind = 'class' | 'department' | 'club' | 'custom' | 'direct' | 'announcement';
 export const groupKinds: readonly GroupKind[] = ['class', 'department', 'club', 'custom', 'direct', 'announcement'];
 
-/** A member's standing inside one group. Ordered from most to least power. */
-export type GroupRole = 'owner' | 'moderator' | 'member' | 'reader';
-export const groupRoles: readonly GroupRole[] = ['owner', 'moderator', 'member', 'reader'];
+/**
+ * A member's standing inside one group. Ordered from most to least power over the membership. `manager` has the
+ * membership powers of `owner` (add, remove, set roles and policy, rename, approve and remove devices) but never
+ * reads: it is sealed no content key, cannot post, and is not a reader for forwarding (the school's directory sync
+ * account; docs/threat-model.md, "Administration").
+ */
+export type GroupRole = 'manager' | 'owner' | 'moderator' | 'member' | 'reader';
+export const groupRoles: readonly GroupRole[] = ['manager', 'owner', 'moderator', 'member', 'reader'];
 
-/** Higher is more power; `reader` may read but never post. */
+const ranks: Record<GroupRole, number> = { manager: 3, owner: 3, moderator: 2, member: 1, reader: 0 };
+
+/** Higher is more power over the membership; `manager` ranks with `owner`. `reader` may read but never post. */
 export function rankOf(role: GroupRole): number {
-  return 3 - groupRoles.indexOf(role);
+  return ranks[role];
 }
 
 export function atLeast(role: GroupRole, minimum: GroupRole): boolean {
   return rankOf(role) >= rankOf(minimum);
+}
+
+/** Does this role read the group's content (receive its keys, fetch its entries)? Every role but `manager`. */
+export function readsContent(role: GroupRole): boolean {
+  return role !== 'manager';
+}
+
+/** May this role change the membership like an owner (roles, policy, name)? */
+export function administers(role: GroupRole): boolean {
+  return role === 'owner' || role === 'manager';
 }
 
 /** A school: its id is the base64url of its root public key, so the id itself is the trust anchor. */

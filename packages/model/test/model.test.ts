@@ -2,13 +2,16 @@ import { describe, expect, it } from 'vitest';
 import {
   BUCKET_MS,
   accountRef,
+  administers,
   atLeast,
   bucketOf,
   defaultGroupPolicy,
+  groupRoles,
   isExpired,
   mayDirectMessage,
   oldestLiveBucket,
   parseAccountRef,
+  readsContent,
   validatePolicy,
 } from '../src/index.ts';
 
@@ -16,6 +19,11 @@ describe('model', () => {
   it('orders group roles', () => {
     expect(atLeast('owner', 'moderator')).toBe(true);
     expect(atLeast('reader', 'member')).toBe(false);
+    expect(atLeast('manager', 'owner')).toBe(true);
+    expect(atLeast('owner', 'manager')).toBe(true);
+    expect(readsContent('manager')).toBe(false);
+    expect(groupRoles.filter(readsContent)).toEqual(['owner', 'moderator', 'member', 'reader']);
+    expect(groupRoles.filter(administers)).toEqual(['manager', 'owner']);
   });
 
   it('names accounts across schools', () => {

@@ -100,7 +100,8 @@ export interface MemberView {
   name: string;
   /** The school role (pupil, teacher, ...) from the certificates; '' while unknown. */
   role: string;
-  groupRole: 'owner' | 'moderator' | 'member' | 'reader';
+  /** `manager`: the school's directory sync account, which manages the membership and never reads. */
+  groupRole: 'manager' | 'owner' | 'moderator' | 'member' | 'reader';
   /** The member's school, when it is a partner school. */
   partnerSchool?: string;
   me: boolean;

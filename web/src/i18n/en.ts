@@ -238,6 +238,7 @@ export const templates = {
   'info.on': 'on',
   'info.off': 'off',
   'info.my-devices': 'Your devices in this group',
+  'info.manager': 'Managed by the school',
   'info.owner': 'Group lead',
   'info.moderator': 'Moderator',
   'info.reader': 'Read only',

@@ -26,6 +26,7 @@ export class GroupInfoDialog extends LitElement {
   }
 
   private groupRole(m: MemberView) {
+    if (m.groupRole === 'manager') return html`<span class="tag">${msg('Verwaltung (Schulverwaltung)', { id: 'info.manager' })}</span>`;
     if (m.groupRole === 'owner') return html`<span class="tag mod">${msg('Gruppenleitung', { id: 'info.owner' })}</span>`;
     if (m.groupRole === 'moderator') return html`<span class="tag mod">${msg('Moderation', { id: 'info.moderator' })}</span>`;
     if (m.groupRole === 'reader') return html`<span class="tag">${msg('Nur lesen', { id: 'info.reader' })}</span>`;

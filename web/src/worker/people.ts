@@ -84,9 +84,9 @@ export function people(engine: Engine, myRole: string, partnerName: (school: str
   return out.sort((a, b) => collator.compare(a.name, b.name));
 }
 
-const GROUP_RANK = { owner: 0, moderator: 1, member: 2, reader: 3 } as const;
+const GROUP_RANK = { owner: 0, moderator: 1, member: 2, reader: 3, manager: 4 } as const;
 
-/** The group info: policy and members, owners and moderators first, then by name. */
+/** The group info: policy and members, owners and moderators first, then by name; the school's manager last. */
 export function groupInfo(engine: Engine, group: string, name: string, partnerName: (school: string) => string | undefined): GroupInfo {
   const state = engine.state(group);
   if (!state) throw new Error('unknown group');

@@ -1,7 +1,7 @@
-import { type SchoolInfo, renewIfDue, schoolInfo, trustFor } from '@schoolmesh/client';
+import { type SchoolInfo, refreshRevocations, renewIfDue, schoolInfo, trustFor } from '@schoolmesh/client';
 import type { AccountRequest } from '@schoolmesh/client/account';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
-import { type DeviceIdentity, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
+import { type DeviceIdentity, type TrustStore, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
 import { BUCKET_MS, type Role, type SchoolPolicy, defaultSchoolPolicy, isExpired, roles as allRoles } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
@@ -66,6 +66,8 @@ export class ProfileRuntime {
   private chatsDirty = false;
   /** When a failed certificate renewal may be tried again. */
   private renewAfter = 0;
+  /** When the school's revocation list is fetched again. */
+  private revocationsAfter = 0;
 
   private constructor(
     readonly profile: ProfileSummary,
@@ -74,6 +76,7 @@ export class ProfileRuntime {
     private info: SchoolInfo,
     private readonly storage: EncryptedStorage,
     private readonly emit: (e: AppEvent) => void,
+    private readonly trust: TrustStore,
   ) {
     this.direct = new DirectLinks(
       engine,
@@ -103,14 +106,16 @@ export class ProfileRuntime {
     // The engine's warnings (entries a peer refused, uploads that failed) go to the worker's console: what a
     // school's support sees in the browser's devtools.
     const log = (level: 'debug' | 'warn', message: string) => (level === 'warn' ? console.warn : console.debug)(`schoolmesh: ${message}`);
-    const engine = await Engine.open({ storage, identity, trust: trustFor(info), log });
-    const runtime = new ProfileRuntime(profile, engine, identity, info, storage, emit);
+    const trust = trustFor(info);
+    const engine = await Engine.open({ storage, identity, trust, log });
+    const runtime = new ProfileRuntime(profile, engine, identity, info, storage, emit, trust);
     await runtime.restore();
     engine.on((e) => runtime.onEngineEvent(e));
     // Retention on this device: expired day buckets (and the keys only they needed) go, also while the app stays open.
     runtime.expiryTimer = setInterval(() => {
       runtime.checkExpiry();
       void runtime.renewIfDue();
+      void runtime.refreshRevocations();
     }, EXPIRY_CHECK_MS);
     void runtime.goOnline();
     return runtime;
@@ -132,6 +137,20 @@ export class ProfileRuntime {
       this.identity = renewed;
       await this.engine.renewIdentity(renewed);
       this.renewAfter = 0;
+    } catch {
+      // tried again later
+    }
+  }
+
+  /**
+   * Fetches the school's revocation list when online (on connecting, then at most every ten minutes) and lets the
+   * engine rotate away from keys a revoked device holds in this device's groups (Engine.applyRevocations).
+   */
+  private async refreshRevocations(): Promise<void> {
+    if (this.closed || Date.now() < this.revocationsAfter || this.status.state !== 'online') return;
+    this.revocationsAfter = Date.now() + 600_000;
+    try {
+      if ((await refreshRevocations(self.location.origin, this.trust)) > 0 && !this.closed) await this.engine.applyRevocations();
     } catch {
       // tried again later
     }
@@ -185,6 +204,7 @@ export class ProfileRuntime {
     // A session that closes first rejects; the next 'connected' tries again.
     if (!(await session.caughtUp().then(() => true, () => false))) return;
     void this.renewIfDue();
+    void this.refreshRevocations();
     // After catch-up the relay surely counts this session as admitted (presence asks it).
     void this.direct.relayConnected();
     if (this.restored.size === 0) return;
@@ -247,7 +267,7 @@ export class ProfileRuntime {
     const state = this.engine.state(group);
     if (!state?.devices.has(this.engine.deviceId)) return false;
     const role = state.members.get(this.engine.account);
-    if (!role || role === 'reader') return false;
+    if (!role || role === 'reader' || role === 'manager') return false;
     return state.policy.whoMayPost === 'members' || role === 'owner' || role === 'moderator';
   }
 
