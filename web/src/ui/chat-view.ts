@@ -51,6 +51,26 @@ export interface SendFilesDetail extends SendDetail {
 /** How the chat gets an attachment's bytes: the app asks the worker. */
 export type LoadAttachment = (ref: { group: string; bucket: number; key: string; id: string }) => ReturnType<AttachmentLoader>;
 
+/** Rows a chat shows when it opens (the newest screenful and a little more); the older loaded rows follow when idle. */
+const FIRST_ROWS = 24;
+
+/** The newest `FIRST_ROWS` rows, headed by the day separator of the first of them. */
+function newestRows(all: Row[]): Row[] {
+  if (all.length <= FIRST_ROWS + 2) return all;
+  const rows = all.slice(-FIRST_ROWS);
+  const first = rows[0]!;
+  if (first.kind === 'msg') {
+    const day = all.findLast((r, i) => r.kind === 'day' && i < all.length - FIRST_ROWS);
+    if (day) rows.unshift(day);
+  }
+  return rows;
+}
+
+const whenIdle = (fn: () => void): void => {
+  if (typeof requestIdleCallback === 'function') requestIdleCallback(fn, { timeout: 1_000 });
+  else setTimeout(fn, 50);
+};
+
 /** One chat: header, the virtualized message list with day separators, and the composer. */
 export class ChatView extends LitElement {
   static override properties = {
@@ -85,6 +105,10 @@ export class ChatView extends LitElement {
   private lastGroup = '';
   private anchorKey: string | undefined;
   private loadingMore = false;
+  /** Only the newest rows are given to the list (a chat just opened): the first frame lays out a screenful, not 60+ messages. */
+  private partial = true;
+  /** The newest rows of the chat just opened are on screen (before that, scroll events are the list's own layout). */
+  private firstShown = false;
 
   constructor() {
     super();
@@ -120,11 +144,16 @@ export class ChatView extends LitElement {
       this.editing = undefined;
       this.menu = undefined;
       this.sendError = '';
+      this.partial = true;
+      this.firstShown = false;
     } else if (changed.has('messages')) {
       const el = this.list;
       if (el) this.stickToBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
     }
-    if (changed.has('messages') || changed.has('chat') || changed.has('hasMore')) this.rows = this.buildRows();
+    if (changed.has('messages') || changed.has('chat') || changed.has('hasMore')) {
+      const all = this.buildRows();
+      this.rows = this.partial ? newestRows(all) : all;
+    }
   }
 
   protected override async updated(changed: PropertyValues<this>): Promise<void> {
@@ -138,6 +167,29 @@ export class ChatView extends LitElement {
       return;
     }
     if (this.stickToBottom && this.rows.length > 0) await this.reveal(this.rows.length - 1, 'end');
+    if (this.partial && this.messages.length > 0) {
+      this.firstShown = true;
+      const group = this.lastGroup;
+      whenIdle(() => {
+        if (this.lastGroup === group) void this.showAllRows();
+      });
+    }
+  }
+
+  /** Gives the list every loaded row (after the newest screenful), keeping what is on screen where it was. */
+  private async showAllRows(): Promise<void> {
+    if (!this.partial) return;
+    this.partial = false;
+    const top = this.rows.find((r) => r.kind === 'msg')?.id;
+    const all = this.buildRows();
+    if (all.length === this.rows.length) return;
+    const el = this.list;
+    const atBottom = !el || el.scrollHeight - el.scrollTop - el.clientHeight < 120;
+    this.rows = all;
+    this.requestUpdate();
+    await this.updateComplete;
+    if (atBottom) await this.reveal(this.rows.length - 1, 'end');
+    else if (top) await this.reveal(Math.max(0, this.rows.findIndex((r) => r.id === top)), 'start');
   }
 
   /**
@@ -187,6 +239,11 @@ export class ChatView extends LitElement {
 
   private onScroll(): void {
     const el = this.list;
+    if (el && this.partial) {
+      // Scrolled up before the older loaded rows were shown: show them first (they may be enough).
+      if (this.firstShown && el.scrollTop < 200) void this.showAllRows();
+      return;
+    }
     if (!el || !this.hasMore || this.loadingMore) return;
     if (el.scrollTop < 200) {
       this.loadingMore = true;

@@ -8,6 +8,7 @@ import { openIdbStorage } from '@schoolmesh/storage-idb';
 import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
 import type { AuditEntry, AuditHead } from '@schoolmesh/client/audit';
 import { type AuditCheck, checkAuditLog } from './audit-anchor.ts';
+import { type ChatSummaryRecord, ChatSummaries } from './chat-summaries.ts';
 import { DirectLinks } from './direct.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import type { BrowserRelayConnection } from './net.ts';
@@ -68,6 +69,8 @@ export class ProfileRuntime {
   private renewAfter = 0;
   /** When the school's revocation list is fetched again. */
   private revocationsAfter = 0;
+  /** The chat list's newest message and unread count per group, kept so that a cold start opens no bucket. */
+  private readonly summaries: ChatSummaries;
 
   private constructor(
     readonly profile: ProfileSummary,
@@ -78,6 +81,7 @@ export class ProfileRuntime {
     private readonly emit: (e: AppEvent) => void,
     private readonly trust: TrustStore,
   ) {
+    this.summaries = new ChatSummaries(storage);
     this.direct = new DirectLinks(
       engine,
       identity,
@@ -159,6 +163,7 @@ export class ProfileRuntime {
   private async restore(): Promise<void> {
     for (const r of await this.storage.loadRange(['app', 'seen'])) this.seen.set(r.key[2]!, Number(dec.decode(r.data)));
     for (const key of await this.storage.keys(pendingPrefix)) this.restored.add(key.slice(2).join('/'));
+    await this.summaries.load();
   }
 
   /** Refreshes the relay's addresses when it answers (they may have changed), then keeps a link up. */
@@ -233,6 +238,7 @@ export class ProfileRuntime {
 
   /** Coalesces change events: one 'messages' per group and one 'chats' per 50 ms at most. */
   private touch(group: string): void {
+    this.summaries.invalidate(group);
     this.dirty.add(group);
     this.chatsDirty = true;
     this.schedule();
@@ -240,6 +246,7 @@ export class ProfileRuntime {
 
   private touchAll(): void {
     this.chatsDirty = true;
+    this.summaries.invalidateAll(this.engine.groups().map((g) => g.id));
     for (const g of this.engine.groups()) this.dirty.add(g.id);
     this.schedule();
   }
@@ -286,32 +293,52 @@ export class ProfileRuntime {
     return { list, me: doc.clientIdOf(this.engine.deviceId), foreign: doc.foreignReactions(), clientIds };
   }
 
+  /**
+   * The group's newest message and unread count: the kept summary while it holds (no bucket opened), else counted
+   * from the newest buckets back to the last one read, and kept.
+   */
+  private async summary(group: string, retentionDays: number): Promise<ChatSummaryRecord> {
+    const seen = this.seen.get(group) ?? 0;
+    const buckets = this.engine.liveBuckets(group);
+    const now = this.engine.now();
+    const kept = this.summaries.valid(group, seen, buckets);
+    if (kept && (kept.oldest === undefined || !isExpired(kept.oldest, now, retentionDays))) {
+      if (kept.oldest !== undefined) this.expireAt(kept.oldest + retentionDays * BUCKET_MS);
+      return kept;
+    }
+    const generation = this.summaries.generation(group);
+    const record: ChatSummaryRecord = { unread: 0, seen, buckets: buckets.join(',') };
+    for (let i = buckets.length - 1; i >= 0; i--) {
+      const list = (await this.bucketMessages(group, buckets[i]!)).list.filter((m) => !isExpired(m.ts, now, retentionDays));
+      if (list.length > 0) {
+        this.expireAt(list[0]!.ts + retentionDays * BUCKET_MS);
+        record.oldest = Math.min(record.oldest ?? Number.POSITIVE_INFINITY, list[0]!.ts);
+      }
+      record.unread += list.filter((m) => m.author !== this.engine.deviceId && !m.deleted && m.ts > seen).length;
+      const newest = list.at(-1);
+      if (!record.last && newest) {
+        const text = newest.text || (newest.attachments[0] ? `📎 ${newest.attachments[0].name}` : '');
+        record.last = { text, author: newest.author, ts: newest.ts, mine: newest.author === this.engine.deviceId, deleted: newest.deleted };
+      }
+      // Older buckets can only hold more unread messages if this one's oldest is still unread.
+      if (record.last && list.length > 0 && list[0]!.ts <= seen) break;
+    }
+    this.summaries.set(group, generation, record);
+    return record;
+  }
+
   async chats(): Promise<ChatSummary[]> {
     const out: ChatSummary[] = [];
     let people: ReturnType<typeof knownPeople> | undefined;
     const known = () => (people ??= knownPeople(this.engine));
     for (const g of this.engine.groups()) {
       const canRead = this.engine.canRead(g.id);
-      let last: ChatSummary['last'];
-      let unread = 0;
-      const seen = this.seen.get(g.id) ?? 0;
-      if (canRead) {
-        const buckets = this.engine.liveBuckets(g.id);
-        const now = this.engine.now();
-        for (let i = buckets.length - 1; i >= 0; i--) {
-          const list = (await this.bucketMessages(g.id, buckets[i]!)).list.filter((m) => !isExpired(m.ts, now, g.policy.retentionDays));
-          if (list.length > 0) this.expireAt(list[0]!.ts + g.policy.retentionDays * BUCKET_MS);
-          const others = list.filter((m) => m.author !== this.engine.deviceId && !m.deleted && m.ts > seen);
-          unread += others.length;
-          const newest = list.at(-1);
-          if (!last && newest) {
-            const a = this.author(g.id, newest.author);
-            last = { text: newest.text || (newest.attachments[0] ? `📎 ${newest.attachments[0].name}` : ""), authorName: a.name, ts: newest.ts, mine: newest.author === this.engine.deviceId, deleted: newest.deleted };
-          }
-          // Older buckets can only hold more unread messages if this one's oldest is still unread.
-          if (last && list.length > 0 && list[0]!.ts <= seen) break;
-        }
-      }
+      const summary = canRead ? await this.summary(g.id, g.policy.retentionDays) : undefined;
+      const newest = summary?.last;
+      const last: ChatSummary['last'] = newest
+        ? { text: newest.text, authorName: this.author(g.id, newest.author).name, ts: newest.ts, mine: newest.mine, deleted: newest.deleted }
+        : undefined;
+      const unread = summary?.unread ?? 0;
       out.push({
         id: g.id,
         name: this.chatName(g.id, g.name, known),
