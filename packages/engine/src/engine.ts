@@ -39,6 +39,11 @@ export interface EngineOptions {
   log?: (level: 'debug' | 'warn', message: string) => void;
   /** Rotate and share keys on membership changes by itself (default true; tests of raw logs turn it off). */
   autoKeys?: boolean;
+  /**
+   * Pack finished days and sign manifests by itself: at open, when a day ends, and every `MAINTENANCE_MS`
+   * (default true; tests that count entries or manifests turn it off).
+   */
+  autoPack?: boolean;
 }
 
 export type EngineEvent =
@@ -74,6 +79,12 @@ export function isFinished(bucket: number, now: number): boolean {
   return now >= bucketStart(bucket + 1) + BUCKET_GRACE_MS;
 }
 
+/**
+ * How often the engine looks, besides at open and when a day ends, for finished days to pack and chains to list in a
+ * new manifest (which also bounds how long a chain written today waits to be vouched for by one).
+ */
+export const MAINTENANCE_MS = 15 * 60 * 1000;
+
 /** How often a refused live push is sent again on the same session (see `Engine.pushTo`). */
 const PUSH_RETRIES = 3;
 
@@ -101,6 +112,13 @@ export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   private unacked: { entries: Entry[]; resolve: () => void }[] = [];
   private closed = false;
+  /** Set when close() begins: background packing stops, queued writes still run. */
+  private stopping = false;
+  private cancelMaintenance: (() => void) | undefined;
+  private maintaining: Promise<void> | undefined;
+  private maintainAgain = false;
+  /** Chains packing looked at and could not pack (several epochs, a missing key, too big): `group/bucket/seq`. */
+  private readonly unpackable = new Set<string>();
   private blobs: BlobTransport | undefined;
 
   private constructor(
@@ -124,6 +142,8 @@ export class Engine {
     const engine = new Engine(opts, replica, keys);
     await engine.expire();
     for (const group of replica.groups()) await engine.serial(() => engine.reconcileKeys(group));
+    // In the background: opening does not wait for packing, and a failure there is logged, never thrown.
+    void engine.maintain();
     return engine;
   }
 
@@ -617,34 +637,89 @@ export class Engine {
    * would hand older messages to members who joined later, or newer ones to members who left.
    */
   packFinishedBuckets(): Promise<number> {
-    return this.serial(async () => {
-      let packed = 0;
-      const now = this.now();
-      for (const group of this.replica.groups()) {
-        for (const bucket of this.replica.liveBuckets(group)) {
-          if (!isFinished(bucket, now)) continue;
-          const chain = this.replica.chain(group, bucket, this.deviceId);
-          if (!chain || chain.packed || chain.seq < 2) continue;
-          const mine = (await this.replica.bucketEntries(group, bucket)).filter((e) => e.author === this.deviceId);
-          const epochs = new Set(mine.map((e) => e.epoch));
-          if (epochs.size !== 1 || mine.length !== chain.seq) continue;
-          const epoch = mine[0]!.epoch;
-          const key = await this.keys.aead(group, epoch);
-          if (!key) continue;
-          const updates: Uint8Array[] = [];
-          for (const e of mine) updates.push(await openEntry(e, key));
-          const plaintext = mergeOwnUpdates(updates);
-          if (plaintext.length + 64 > MAX_ENTRY_CIPHERTEXT) continue;
-          const { entry } = await sealEntry(this.opts.identity, key, { kind: 'packed', group, bucket, seq: chain.seq, epoch, plaintext, prev: chainSeed(group, bucket, this.deviceId) });
-          const stored = await this.replica.applyEntries([entry]);
-          if (stored.accepted.length === 0) continue;
-          packed++;
-          void this.push(group, [entry]);
+    return this.serial(() => this.packAndSign());
+  }
+
+  /**
+   * Packing and manifests without being asked (`autoPack`): runs now unless a run is under way, on the write queue,
+   * then sets the next run at the next day's start or in `MAINTENANCE_MS`, whichever comes first. Never rejects.
+   */
+  private maintain(): Promise<void> {
+    if (this.opts.autoPack === false || this.stopping) return Promise.resolve();
+    if (this.maintaining) {
+      // A run under way may have read the clock before it moved: run once more after it.
+      this.maintainAgain = true;
+      return this.maintaining;
+    }
+    this.cancelMaintenance?.();
+    this.cancelMaintenance = undefined;
+    const run = this.serial(async () => {
+      if (this.stopping) return;
+      const packed = await this.packAndSign();
+      if (packed > 0) this.opts.log?.('debug', `packed ${packed} finished day(s)`);
+    })
+      .catch((error: unknown) => this.opts.log?.('warn', `packing: ${(error as Error).message}`))
+      .finally(() => {
+        this.maintaining = undefined;
+        if (this.maintainAgain) {
+          this.maintainAgain = false;
+          void this.maintain();
+        } else this.scheduleMaintenance();
+      });
+    this.maintaining = run;
+    return run;
+  }
+
+  private scheduleMaintenance(): void {
+    if (this.stopping || this.cancelMaintenance) return;
+    const now = this.now();
+    // A day is finished at a day's start (the end of its grace day): be there when it happens.
+    const delay = Math.max(0, Math.min(MAINTENANCE_MS, bucketStart(bucketOf(now) + 1) - now));
+    const fire = () => {
+      this.cancelMaintenance = undefined;
+      void this.maintain();
+    };
+    this.cancelMaintenance = this.clock.setTimer ? this.clock.setTimer(delay, fire) : systemClock.setTimer!(delay, fire);
+  }
+
+  private async packAndSign(): Promise<number> {
+    let packed = 0;
+    const now = this.now();
+    for (const group of this.replica.groups()) {
+      for (const bucket of this.replica.liveBuckets(group)) {
+        if (!isFinished(bucket, now)) continue;
+        const chain = this.replica.chain(group, bucket, this.deviceId);
+        if (!chain || chain.packed || chain.seq < 2) continue;
+        const tried = `${group}/${bucket}/${chain.seq}`;
+        if (this.unpackable.has(tried)) continue;
+        const mine = (await this.replica.bucketEntries(group, bucket)).filter((e) => e.author === this.deviceId);
+        const epochs = new Set(mine.map((e) => e.epoch));
+        if (epochs.size !== 1 || mine.length !== chain.seq) {
+          this.unpackable.add(tried);
+          continue;
         }
+        const epoch = mine[0]!.epoch;
+        const key = await this.keys.aead(group, epoch);
+        if (!key) {
+          this.unpackable.add(tried);
+          continue;
+        }
+        const updates: Uint8Array[] = [];
+        for (const e of mine) updates.push(await openEntry(e, key));
+        const plaintext = mergeOwnUpdates(updates);
+        if (plaintext.length + 64 > MAX_ENTRY_CIPHERTEXT) {
+          this.unpackable.add(tried);
+          continue;
+        }
+        const { entry } = await sealEntry(this.opts.identity, key, { kind: 'packed', group, bucket, seq: chain.seq, epoch, plaintext, prev: chainSeed(group, bucket, this.deviceId) });
+        const stored = await this.replica.applyEntries([entry]);
+        if (stored.accepted.length === 0) continue;
+        packed++;
+        void this.push(group, [entry]);
       }
-      for (const group of this.replica.groups()) await this.signManifest(group, now);
-      return packed;
-    });
+    }
+    for (const group of this.replica.groups()) await this.signManifest(group, now);
+    return packed;
   }
 
   /**
@@ -774,6 +849,9 @@ export class Engine {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.stopping = true;
+    this.cancelMaintenance?.();
+    this.cancelMaintenance = undefined;
     await this.queue;
     this.closed = true;
     for (const s of this.sessions) s.close('engine closed');
