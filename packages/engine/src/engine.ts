@@ -718,19 +718,20 @@ export class Engine {
         void this.push(group, [entry]);
       }
     }
-    for (const group of this.replica.groups()) await this.signManifest(group, now);
+    for (const group of this.replica.groups()) await this.signManifest(group);
     return packed;
   }
 
   /**
-   * Signs this device's manifest of a group when it changed: its chains of every finished live bucket (packed or
-   * not), so that a catch-up checks one signature for all of them instead of one per chain (docs/protocol.md,
-   * "Manifests"), and offers it to the connected peers.
+   * Signs this device's manifest of a group when it changed: its chains of every live bucket, packed or not, today's
+   * and yesterday's too, so that a catch-up checks one signature for all of them instead of one per chain
+   * (docs/protocol.md, "Manifests"), and offers it to the connected peers. Runs with packing (every
+   * `MAINTENANCE_MS`), not per write: entries written since the last manifest travel with their own signature (a
+   * manifest vouches only for the exact (seq, head) it lists).
    */
-  private async signManifest(group: string, now: number): Promise<void> {
+  private async signManifest(group: string): Promise<void> {
     const chains = [];
     for (const bucket of this.replica.liveBuckets(group)) {
-      if (!isFinished(bucket, now)) continue;
       const chain = this.replica.chain(group, bucket, this.deviceId);
       if (chain && chain.seq > 0) chains.push({ bucket, seq: chain.seq, head: chain.head });
     }

@@ -94,6 +94,41 @@ describe('engine: packing and manifests by themselves', () => {
     expect(withPacking).toBeLessThanOrEqual(without - (days - 1));
   });
 
+  it("signs a manifest over today's and yesterday's chains on its tick; a fresh device takes them by it, and what was written after it by its own signature", async () => {
+    const setup = async (autoPack: boolean) => {
+      const s = await testSchool();
+      const teacher = await s.engine(await s.device('schmidt', 'teacher'), undefined, { autoPack });
+      const members = [{ account: s.ref('ben'), role: 'member' as const }, { account: s.ref('mia'), role: 'member' as const }];
+      const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members });
+      const yesterday = bucketOf(s.clock.now());
+      for (let i = 0; i < 3; i++) await teacher.post(group, { text: `gestern ${i}` });
+      s.clock.advance(DAY);
+      for (let i = 0; i < 3; i++) await teacher.post(group, { text: `heute ${i}` });
+      s.clock.advance(MAINTENANCE_MS);
+      await teacher.idle();
+      return { s, teacher, group, yesterday, today: yesterday + 1 };
+    };
+    const on = await setup(true);
+    const manifest = on.teacher.replica.manifest(on.group, on.teacher.deviceId)!;
+    expect(manifest.chains.map((c) => [c.bucket, c.seq])).toEqual([[on.yesterday, 3], [on.today, 3]]);
+    expect(packedChain(on.teacher, on.group, on.yesterday)).toBe(false); // listed, not packed: not finished yet
+    const off = await setup(false);
+    expect(off.teacher.replica.manifest(off.group, off.teacher.deviceId)).toBeUndefined();
+    const withManifest = await catchupChecks(on.s, on.teacher, on.group, on.yesterday, 2);
+    const without = await catchupChecks(off.s, off.teacher, off.group, off.yesterday, 2);
+    expect(withManifest).toBeLessThanOrEqual(without - 1);
+    // One more post before the next tick: that chain goes beyond the manifest and travels with its signature.
+    await on.teacher.post(on.group, { text: 'heute 3' });
+    const late = await on.s.engine(await on.s.device('mia', 'pupil'), undefined, { autoPack: false });
+    link(on.teacher, late);
+    await eventually(async () => late.canRead(on.group) && (await late.messages(on.group, on.today)).length === 4);
+    expect(late.replica.chain(on.group, on.yesterday, on.teacher.deviceId)?.signature).toBeUndefined(); // by the manifest
+    expect(late.replica.chain(on.group, on.today, on.teacher.deviceId)?.signature).toBeDefined();
+    // The next tick lists the longer chain.
+    on.s.clock.advance(MAINTENANCE_MS);
+    await eventually(() => on.teacher.replica.manifest(on.group, on.teacher.deviceId)?.chains.some((c) => c.bucket === on.today && c.seq === 4) === true);
+  });
+
   it('packs at open what finished while the device was off', async () => {
     const s = await testSchool();
     const identity = await s.device('schmidt', 'teacher');

@@ -454,18 +454,24 @@ export class Replica implements SyncReplica {
 
   /**
    * Which of one author's manifests (oldest first) to keep: the newest with a live chain, and an older one only if it
-   * lists a live (bucket, seq, head) that no newer kept one lists; at most MAX_MANIFESTS_PER_AUTHOR, newest first.
+   * lists a live (bucket, seq, head) that no newer kept one lists and that this replica does not hold beyond (a
+   * chain held further than an old manifest lists is neither checked nor served with it: authors re-sign as their
+   * chains of today grow, and each of those manifests would otherwise be kept); at most MAX_MANIFESTS_PER_AUTHOR,
+   * newest first.
    */
   private pruneManifests(group: string, sorted: Manifest[]): Manifest[] {
     const state = this.state(group);
     const oldest = state ? oldestLiveBucket(this.opts.clock(), state.policy.retentionDays) : 0;
+    const chains = this.groupsById.get(group)?.chains;
     const keep: Manifest[] = [];
     const listed = new Map<number, { seq: number; head: Uint8Array }[]>();
     for (let i = sorted.length - 1; i >= 0 && keep.length < MAX_MANIFESTS_PER_AUTHOR; i--) {
       const m = sorted[i]!;
+      const newest = i === sorted.length - 1;
       let adds = false;
       for (const c of m.chains) {
         if (c.bucket < oldest) continue;
+        if (!newest && (chains?.get(c.bucket)?.get(m.author)?.seq ?? 0) > c.seq) continue;
         const seen = listed.get(c.bucket) ?? [];
         if (seen.some((s) => s.seq === c.seq && sameBytes(s.head, c.head))) continue;
         seen.push(c);
