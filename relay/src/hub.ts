@@ -189,6 +189,7 @@ export class SessionHub {
       mayKnow: (peer, group) => replica.mayKnow(peer, group),
       mayRead: (peer, group) => replica.mayRead(peer, group),
       membershipFor: (group, theirs) => replica.membershipFor(group, theirs),
+      removalFor: (peer, group, theirs) => replica.removalFor(peer, group, theirs),
       heads: (group) => replica.heads(group),
       applyMembership: (group, ops, peer) => replica.applyMembership(group, ops, peer),
       summary: (group) => replica.summary(group),

@@ -51,7 +51,9 @@ export type EngineEvent =
   | { type: 'groups' }
   | { type: 'progress'; peer: PeerInfo; progress: SyncProgress }
   | { type: 'expired'; buckets: { group: string; bucket: number }[]; erasedKeys: number }
-  | { type: 'connection'; peer: PeerInfo; open: boolean };
+  | { type: 'connection'; peer: PeerInfo; open: boolean }
+  /** This device (or its account) was taken out of the group: it stays, read-only, until retention. */
+  | { type: 'removed'; group: string; by: string };
 
 export interface GroupSummary {
   id: string;
@@ -60,6 +62,8 @@ export interface GroupSummary {
   myRole: GroupRole | undefined;
   policy: GroupPolicy;
   members: number;
+  /** Set when this device or its account was removed from the group: old messages stay readable, nothing new comes. */
+  removed?: true;
 }
 
 export interface Posted {
@@ -119,6 +123,8 @@ export class Engine {
   private maintainAgain = false;
   /** Chains packing looked at and could not pack (several epochs, a missing key, too big): `group/bucket/seq`. */
   private readonly unpackable = new Set<string>();
+  /** Groups this device has been removed from (known at open or told by `removed` events since). */
+  private readonly removedFrom = new Set<string>();
   private blobs: BlobTransport | undefined;
 
   private constructor(
@@ -131,6 +137,7 @@ export class Engine {
     const cert = opts.identity.certificate;
     this.account = `${cert.account}@${cert.school}`;
     this.clock = opts.clock ?? systemClock;
+    for (const group of replica.groups()) if (replica.removalOf(group, this.deviceId, this.account)) this.removedFrom.add(group);
     replica.on((e) => this.onReplicaEvent(e));
   }
 
@@ -182,8 +189,9 @@ export class Engine {
     const out: GroupSummary[] = [];
     for (const id of this.replica.groups()) {
       const s = this.replica.state(id)!;
-      if (!s.members.has(this.account)) continue;
-      out.push({ id, name: s.name, kind: s.kind, myRole: s.members.get(this.account), policy: s.policy, members: s.members.size });
+      const removed = this.removedFrom.has(id);
+      if (!s.members.has(this.account) && !removed) continue;
+      out.push({ id, name: s.name, kind: s.kind, myRole: s.members.get(this.account), policy: s.policy, members: s.members.size, ...(removed ? { removed: true as const } : {}) });
     }
     return out;
   }
@@ -788,7 +796,11 @@ export class Engine {
 
   private onReplicaEvent(e: ReplicaEvent): void {
     if (e.type === 'membership') {
+      const removal = this.removedFrom.has(e.group) ? undefined : this.replica.removalOf(e.group, this.deviceId, this.account);
+      if (removal) this.removedFrom.add(e.group);
+      else if (this.removedFrom.has(e.group) && this.canRead(e.group)) this.removedFrom.delete(e.group); // added again
       this.emit({ type: 'groups' });
+      if (removal) this.emit({ type: 'removed', group: e.group, by: `${removal.author.account}@${removal.author.school}` });
       for (const s of this.sessions) s.refresh(e.group);
       void this.serial(() => this.reconcileKeys(e.group)).catch((error) => this.opts.log?.('warn', `keys: ${(error as Error).message}`));
       return;

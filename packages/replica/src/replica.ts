@@ -264,6 +264,35 @@ export class Replica implements SyncReplica {
     return this.mayRead(peer, group);
   }
 
+  /**
+   * The op that took `device` (of `account`) out of the group while it may no longer read it: the last op of the log
+   * that had effect and was a `remove` of the account or a `remove-device` of the device. Undefined otherwise.
+   */
+  removalOf(group: string, device: string, account?: string): MembershipOp | undefined {
+    const state = this.state(group);
+    const log = this.groupsById.get(group)?.log;
+    if (!state || !log || canRead(state, device)) return undefined;
+    const ignored = new Set(state.ignored.map((i) => i.op));
+    let found: MembershipOp | undefined;
+    for (const op of log.ops()) {
+      const b = op.body;
+      const removes = (b.type === 'remove' && account !== undefined && b.account === account) || (b.type === 'remove-device' && b.device === device);
+      if (removes && !ignored.has(op.id)) found = op;
+    }
+    return found;
+  }
+
+  /**
+   * For a device that may no longer know the group: the op that removed it and the ops it depends on, less what the
+   * device holds (`theirHeads`); nothing the group did after or beside it (docs/protocol.md §7, "Removed devices").
+   */
+  removalFor(peer: PeerInfo, group: string, theirHeads: readonly string[]): Uint8Array[] {
+    if (peer.kind !== 'device' || this.mayKnow(peer, group)) return [];
+    const op = this.removalOf(group, peer.id, peer.account);
+    if (!op) return [];
+    return this.groupsById.get(group)!.log.pastOf(op.id, theirHeads).map((o) => o.bytes);
+  }
+
   mayRead(peer: PeerInfo, group: string): boolean {
     const state = this.state(group);
     if (!state) return false;

@@ -471,7 +471,14 @@ export class SyncSession {
     const mine = await replica.groupsFor(peer);
     const all = new Set([...mine.map((g) => g.group), ...theirHeads.keys()]);
     for (const group of all) {
-      if (!replica.knowsGroup(group) || !replica.mayKnow(peer, group)) continue;
+      if (!replica.knowsGroup(group)) continue;
+      if (!replica.mayKnow(peer, group)) {
+        // A removed device still offers the group: it gets the op that removed it, and nothing later.
+        const theirs = theirHeads.get(group);
+        const ops = theirs ? replica.removalFor(peer, group, theirs) : [];
+        if (ops.length > 0) this.send({ type: 'membership', group, ops });
+        continue;
+      }
       const ops = replica.membershipFor(group, theirHeads.get(group) ?? []);
       if (ops.length > 0) this.send({ type: 'membership', group, ops });
       if (replica.mayRead(peer, group)) await this.sendSummary(group);
