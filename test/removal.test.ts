@@ -6,8 +6,8 @@
 import { EngineError, type EngineEvent } from '@schoolmesh/engine';
 import { bucketOf } from '@schoolmesh/model';
 import { describe, expect, it } from 'vitest';
-import { testSchool } from './support/school.ts';
-import { classroom, openDevice, openEngine, openRelay, syncWithRelay } from './support/security.ts';
+import { eventually, link, testSchool } from './support/school.ts';
+import { classroom, openDevice, openEngine, openRelay, settle, syncWithRelay } from './support/security.ts';
 
 describe('removed members learn of their removal', () => {
   it('the relay sends a removed device the op that removed it; its engine keeps the group read-only, says so, and learns nothing later', async () => {
@@ -51,6 +51,28 @@ describe('removed members learn of their removal', () => {
     const reopened = await openEngine(s, c.ben.identity, c.ben.trust, c.ben.storage, []);
     expect(reopened.groups().find((g) => g.id === c.group)?.removed).toBe(true);
     expect(c.mia.engine.groups().find((g) => g.id === c.group)?.removed).toBeUndefined();
+  });
+
+  it('a removed device connected at that moment is told live, once, and gets nothing the group does afterwards', async () => {
+    const s = await testSchool();
+    const c = await classroom(s);
+    const l = link(c.teacher.engine, c.ben.engine);
+    // The session is past its handshake (so the removal cannot travel with it): a post made now arrives live.
+    const today = bucketOf(s.clock.now());
+    await c.teacher.engine.post(c.group, { text: 'live' });
+    await eventually(async () => (await c.ben.engine.messages(c.group, today)).some((m) => m.text === 'live'));
+    const events: EngineEvent[] = [];
+    c.ben.engine.on((e) => events.push(e));
+    await c.teacher.engine.removeMember(c.group, c.ben.ref);
+    await eventually(() => events.some((e) => e.type === 'removed'));
+    await c.teacher.engine.rename(c.group, 'Klasse 7a (neu)');
+    await c.teacher.engine.post(c.group, { text: 'nachher' });
+    await c.teacher.engine.idle();
+    await settle(100);
+    expect(events.filter((e) => e.type === 'removed')).toEqual([{ type: 'removed', group: c.group, by: c.teacher.ref }]);
+    expect(c.ben.engine.state(c.group)?.name).toBe('Klasse 7a');
+    expect(c.ben.engine.groups().find((g) => g.id === c.group)?.removed).toBe(true);
+    l.close();
   });
 
   it('only a device that was removed gets the removal: a device of an account that never was a member gets nothing', async () => {
