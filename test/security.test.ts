@@ -868,7 +868,9 @@ async function manifestScene() {
   const b1 = b0 + 1;
   await c.ben.engine.post(c.group, { text: 'Tag 2, die einzige' });
   s.clock.advance(2 * DAY);
-  expect(await c.ben.engine.packFinishedBuckets()).toBe(1);
+  // The engine packs by itself when the days end (autoPack); the explicit call is then a no-op.
+  await c.ben.engine.packFinishedBuckets();
+  expect(c.ben.engine.replica.chain(c.group, b0, c.ben.id)?.packed).toBe(true);
   const manifest = c.ben.engine.replica.manifest(c.group, c.ben.id)!;
   expect(manifest.chains.map((x) => [x.bucket, x.seq])).toEqual([[b0, 3], [b1, 1]]);
   await syncWithRelay(s, relay, c.ben);
@@ -1002,5 +1004,47 @@ describe('manifests: a relay cannot forge, relabel, reorder or hide what they vo
     expect((await r.applyManifest(cloneManifest(manifest))).accepted).toBe(true);
     expect((await r.applyManifest(older)).accepted).toBe(true);
     expect(r.manifest(c.group, c.ben.id)?.issued).toBe(manifest.issued);
+  });
+
+  it("a manifest over today's still-growing chain vouches only for the prefix it lists: entries past it need their own signature or a newer manifest", async () => {
+    const s = await testSchool();
+    const c = await classroom(s);
+    const today = bucketOf(s.clock.now());
+    for (let i = 0; i < 3; i++) await c.ben.engine.post(c.group, { text: `früh ${i}` });
+    await c.ben.engine.packFinishedBuckets(); // signs the manifest, today's chain included
+    const early = cloneManifest(c.ben.engine.replica.manifest(c.group, c.ben.id)!);
+    expect(early.chains.map((x) => [x.bucket, x.seq])).toEqual([[today, 3]]);
+    for (let i = 0; i < 2; i++) await c.ben.engine.post(c.group, { text: `später ${i}` });
+    const chain = (await c.ben.engine.replica.bucketEntries(c.group, today)).filter((e) => e.author === c.ben.id);
+    expect(chain.map((e) => [e.seq, e.signature !== undefined])).toEqual([[1, false], [2, false], [3, false], [4, false], [5, true]]);
+    const unsigned = (entries: Entry[]) => entries.map(({ signature: _, ...e }) => e as Entry);
+    const receiver = async () => {
+      const r = await Replica.open({ storage: new MemoryStorage(), trust: s.trust(), clock: () => s.clock.now() });
+      await r.addOps(c.group, c.teacher.engine.replica.membershipFor(c.group, []));
+      expect((await r.applyManifest(cloneManifest(early))).accepted).toBe(true);
+      return r;
+    };
+    // The whole chain without its signature: the manifest lists seq 3, not 5.
+    const whole = await receiver();
+    expect((await whole.applyEntries(unsigned(chain))).rejected).toBe(5);
+    // The listed prefix goes unsigned; what follows it does not.
+    const r = await receiver();
+    expect((await r.applyEntries(unsigned(chain.slice(0, 3)))).accepted).toHaveLength(3);
+    expect((await r.applyEntries(unsigned(chain.slice(3)))).rejected).toBe(2);
+    expect(r.chain(c.group, today, c.ben.id)?.seq).toBe(3);
+    // A replica holding the unsigned prefix serves it only with the manifest, never past it.
+    expect((await r.entriesFor(c.group, today, new Map())).map((e) => [e.seq, e.signature])).toEqual([[1, undefined], [2, undefined], [3, undefined]]);
+    expect(r.manifestsFor(await r.entriesFor(c.group, today, new Map()))).toHaveLength(1);
+    // A newer manifest over the longer chain: this replica keeps the older one while it holds just the prefix it
+    // lists, and drops it once it holds the chain beyond (then nothing needs it).
+    await c.ben.engine.packFinishedBuckets();
+    const later = cloneManifest(c.ben.engine.replica.manifest(c.group, c.ben.id)!);
+    expect(later.chains.map((x) => [x.bucket, x.seq])).toEqual([[today, 5]]);
+    expect((await r.applyManifest(later)).accepted).toBe(true);
+    expect(r.manifestListing(c.group, today, c.ben.id, 3, early.chains[0]!.head)?.issued).toBe(early.issued);
+    expect((await r.applyEntries(chain.slice(3))).accepted).toHaveLength(2); // with the signature of seq 5
+    const newest = await signManifest(c.ben.identity, { group: c.group, issued: later.issued + 1, chains: later.chains });
+    expect((await r.applyManifest(newest)).accepted).toBe(true);
+    expect(r.manifestListing(c.group, today, c.ben.id, 3, early.chains[0]!.head)).toBeUndefined();
   });
 });

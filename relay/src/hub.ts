@@ -191,6 +191,7 @@ export class SessionHub {
       mayKnow: (peer, group) => replica.mayKnow(peer, group),
       mayRead: (peer, group) => replica.mayRead(peer, group),
       membershipFor: (group, theirs) => replica.membershipFor(group, theirs),
+      removalFor: (peer, group, theirs) => replica.removalFor(peer, group, theirs),
       heads: (group) => replica.heads(group),
       applyMembership: async (group, ops, peer) => {
         // A group new to this relay is judged by the school's rules first (group-admission.ts).

@@ -65,7 +65,8 @@ describe('retention on the relay', () => {
     });
     const identity = deviceIdentity(signing, agreement, certificate);
     const clock = new ManualClock(Date.now() - 2 * DAY);
-    const engine = await Engine.open({ storage: new MemoryStorage(), identity, trust: trustFor(relay.info, () => clock.now()), clock });
+    // No packing: the test follows each stored ciphertext onto the disk and off it again.
+    const engine = await Engine.open({ storage: new MemoryStorage(), identity, trust: trustFor(relay.info, () => clock.now()), clock, autoPack: false });
     let connection: Awaited<ReturnType<typeof connectToRelay>> | undefined;
     teacher = {
       engine,

@@ -47,6 +47,7 @@ export function lightReplica(groups: LightGroup[], received: (entries: readonly 
     },
     applyManifest: async () => ({ accepted: true, reason: '' }),
     manifestsFor: () => [],
+    removalFor: () => [],
   };
 }
 

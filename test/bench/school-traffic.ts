@@ -182,7 +182,9 @@ export async function generateTraffic(o: TrafficOptions): Promise<Traffic> {
   }
 
   const finishedBefore = bucketOf(end) - 1; // buckets older than yesterday are past the one-day grace
-  // Each author signs one manifest per group over its chains of finished days, as its device does after packing.
+  // Each author signs one manifest per group over its chains of every live day (finished days packed), as its device
+  // does every 15 minutes (`MAINTENANCE_MS`): this is the manifest signed after the author's last write. In the field
+  // a chain written since its author's last tick travels with its own signature instead.
   const packedChains = new Map<string, { group: string; author: DeviceIdentity; chains: ManifestChain[] }>();
   const listChain = (group: string, author: DeviceIdentity, chain: ManifestChain) => {
     const id = `${group}/${author.id}`;
@@ -208,8 +210,9 @@ export async function generateTraffic(o: TrafficOptions): Promise<Traffic> {
       listChain(group, author, { bucket, seq: entry.seq, head });
     } else {
       await store(replica, chain.entries.map((e, i) => (i === chain.entries.length - 1 ? e : { ...e, signature: undefined })) as Entry[]);
-      // A finished day's chain of one entry is not worth packing, but the manifest lists it all the same.
-      if (o.pack && bucket < finishedBefore) listChain(group, author, { bucket, seq: chain.entries.length, head: chain.prev });
+      // A finished day's chain of one entry is not worth packing, and today's and yesterday's chains may still grow,
+      // but the manifest lists them all the same.
+      if (o.pack) listChain(group, author, { bucket, seq: chain.entries.length, head: chain.prev });
     }
   }
   for (const { group, author, chains } of packedChains.values()) {

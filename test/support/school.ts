@@ -1,5 +1,5 @@
 /** A small school for tests: one authority, devices for named accounts, engines on memory storage. */
-import { Engine, ManualClock } from '@schoolmesh/engine';
+import { Engine, type EngineOptions, ManualClock } from '@schoolmesh/engine';
 import { type DeviceIdentity, type SchoolAuthority, TrustStore, createSchool, enrollDevice } from '@schoolmesh/identity';
 import { type Role, accountRef } from '@schoolmesh/model';
 import { MemoryStorage, type StorageAdapter } from '@schoolmesh/storage';
@@ -15,7 +15,8 @@ export interface TestSchool {
   clock: ManualClock;
   trust: (extra?: SchoolAuthority[]) => TrustStore;
   device: (account: string, role: Role) => Promise<DeviceIdentity>;
-  engine: (identity: DeviceIdentity, storage?: StorageAdapter) => Promise<Engine>;
+  /** An engine on memory storage (or `storage`); `options` such as `autoPack: false` for tests that count entries. */
+  engine: (identity: DeviceIdentity, storage?: StorageAdapter, options?: Pick<EngineOptions, 'autoPack' | 'autoKeys' | 'log'>) => Promise<Engine>;
   ref: (account: string) => string;
 }
 
@@ -32,7 +33,7 @@ export async function testSchool(name = 'Gesamtschule Nord', clock = new ManualC
     clock,
     trust,
     device: (account, role) => enrollDevice(school, { account, role, now: clock.now(), displayName: account }),
-    engine: (identity, storage = new MemoryStorage()) => Engine.open({ storage, identity, trust: trust(), clock }),
+    engine: (identity, storage = new MemoryStorage(), options = {}) => Engine.open({ storage, identity, trust: trust(), clock, ...options }),
     ref: (account) => accountRef(school.id, account),
   };
 }

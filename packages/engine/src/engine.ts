@@ -42,6 +42,11 @@ export interface EngineOptions {
   log?: (level: 'debug' | 'warn', message: string) => void;
   /** Rotate and share keys on membership changes by itself (default true; tests of raw logs turn it off). */
   autoKeys?: boolean;
+  /**
+   * Pack finished days and sign manifests by itself: at open, when a day ends, and every `MAINTENANCE_MS`
+   * (default true; tests that count entries or manifests turn it off).
+   */
+  autoPack?: boolean;
 }
 
 export interface CreateGroupInput {
@@ -60,7 +65,9 @@ export type EngineEvent =
   | { type: 'expired'; buckets: { group: string; bucket: number }[]; erasedKeys: number }
   | { type: 'connection'; peer: PeerInfo; open: boolean }
   /** An attachment of this device's reached the relay (or was given up): its message is no longer waiting for it. */
-  | { type: 'uploaded'; group: string; bucket: number; id: string };
+  | { type: 'uploaded'; group: string; bucket: number; id: string }
+  /** This device (or its account) was taken out of the group: it stays, read-only, until retention. */
+  | { type: 'removed'; group: string; by: string };
 
 export interface GroupSummary {
   id: string;
@@ -69,6 +76,8 @@ export interface GroupSummary {
   myRole: GroupRole | undefined;
   policy: GroupPolicy;
   members: number;
+  /** Set when this device or its account was removed from the group: old messages stay readable, nothing new comes. */
+  removed?: true;
 }
 
 export interface Posted {
@@ -93,6 +102,12 @@ function isManaged(state: GroupState): boolean {
   for (const role of state.members.values()) if (role === 'manager') return true;
   return false;
 }
+
+/**
+ * How often the engine looks, besides at open and when a day ends, for finished days to pack and chains to list in a
+ * new manifest (which also bounds how long a chain written today waits to be vouched for by one).
+ */
+export const MAINTENANCE_MS = 15 * 60 * 1000;
 
 /** How often a refused live push is sent again on the same session (see `Engine.pushTo`). */
 const PUSH_RETRIES = 3;
@@ -121,6 +136,15 @@ export class Engine {
   private queue: Promise<unknown> = Promise.resolve();
   private unacked: { entries: Entry[]; resolve: () => void }[] = [];
   private closed = false;
+  /** Set when close() begins: background packing stops, queued writes still run. */
+  private stopping = false;
+  private cancelMaintenance: (() => void) | undefined;
+  private maintaining: Promise<void> | undefined;
+  private maintainAgain = false;
+  /** Chains packing looked at and could not pack (several epochs, a missing key, too big): `group/bucket/seq`. */
+  private readonly unpackable = new Set<string>();
+  /** Groups this device has been removed from (known at open or told by `removed` events since). */
+  private readonly removedFrom = new Set<string>();
   private blobs: BlobTransport | undefined;
   /** Own attachments still to be uploaded (written offline, or refused for a moment). */
   private outbox!: BlobOutbox;
@@ -135,6 +159,7 @@ export class Engine {
     const cert = opts.identity.certificate;
     this.account = `${cert.account}@${cert.school}`;
     this.clock = opts.clock ?? systemClock;
+    for (const group of replica.groups()) if (replica.removalOf(group, this.deviceId, this.account)) this.removedFrom.add(group);
     replica.on((e) => this.onReplicaEvent(e));
   }
 
@@ -147,6 +172,8 @@ export class Engine {
     engine.outbox = await BlobOutbox.open(opts.storage, (a) => engine.emit({ type: 'uploaded', group: a.group, bucket: a.bucket, id: a.id }), opts.log);
     await engine.expire();
     for (const group of replica.groups()) await engine.serial(() => engine.reconcileKeys(group));
+    // In the background: opening does not wait for packing, and a failure there is logged, never thrown.
+    void engine.maintain();
     return engine;
   }
 
@@ -185,8 +212,9 @@ export class Engine {
     const out: GroupSummary[] = [];
     for (const id of this.replica.groups()) {
       const s = this.replica.state(id)!;
-      if (!s.members.has(this.account)) continue;
-      out.push({ id, name: s.name, kind: s.kind, myRole: s.members.get(this.account), policy: s.policy, members: s.members.size });
+      const removed = this.removedFrom.has(id);
+      if (!s.members.has(this.account) && !removed) continue;
+      out.push({ id, name: s.name, kind: s.kind, myRole: s.members.get(this.account), policy: s.policy, members: s.members.size, ...(removed ? { removed: true as const } : {}) });
     }
     return out;
   }
@@ -733,45 +761,101 @@ export class Engine {
    * would hand older messages to members who joined later, or newer ones to members who left.
    */
   packFinishedBuckets(): Promise<number> {
-    return this.serial(async () => {
-      let packed = 0;
-      const now = this.now();
-      for (const group of this.replica.groups()) {
-        for (const bucket of this.replica.liveBuckets(group)) {
-          if (!isFinished(bucket, now)) continue;
-          const chain = this.replica.chain(group, bucket, this.deviceId);
-          if (!chain || chain.packed || chain.seq < 2) continue;
-          const mine = (await this.replica.bucketEntries(group, bucket)).filter((e) => e.author === this.deviceId);
-          const epochs = new Set(mine.map((e) => e.epoch));
-          if (epochs.size !== 1 || mine.length !== chain.seq) continue;
-          const epoch = mine[0]!.epoch;
-          const key = await this.keys.aead(group, epoch);
-          if (!key) continue;
-          const updates: Uint8Array[] = [];
-          for (const e of mine) updates.push(await openEntry(e, key));
-          const plaintext = mergeOwnUpdates(updates);
-          if (plaintext.length + 64 > MAX_ENTRY_CIPHERTEXT) continue;
-          const { entry } = await sealEntry(this.opts.identity, key, { kind: 'packed', group, bucket, seq: chain.seq, epoch, plaintext, prev: chainSeed(group, bucket, this.deviceId) });
-          const stored = await this.replica.applyEntries([entry]);
-          if (stored.accepted.length === 0) continue;
-          packed++;
-          void this.push(group, [entry]);
-        }
-      }
-      for (const group of this.replica.groups()) await this.signManifest(group, now);
-      return packed;
-    });
+    return this.serial(() => this.packAndSign());
   }
 
   /**
-   * Signs this device's manifest of a group when it changed: its chains of every finished live bucket (packed or
-   * not), so that a catch-up checks one signature for all of them instead of one per chain (docs/protocol.md,
-   * "Manifests"), and offers it to the connected peers.
+   * Packing and manifests without being asked (`autoPack`): runs now unless a run is under way, on the write queue,
+   * then sets the next run at the next day's start or in `MAINTENANCE_MS`, whichever comes first. Never rejects.
    */
-  private async signManifest(group: string, now: number): Promise<void> {
+  private maintain(): Promise<void> {
+    if (this.opts.autoPack === false || this.stopping) return Promise.resolve();
+    if (this.maintaining) {
+      // A run under way may have read the clock before it moved: run once more after it.
+      this.maintainAgain = true;
+      return this.maintaining;
+    }
+    this.cancelMaintenance?.();
+    this.cancelMaintenance = undefined;
+    const run = this.serial(async () => {
+      if (this.stopping) return;
+      const packed = await this.packAndSign();
+      if (packed > 0) this.opts.log?.('debug', `packed ${packed} finished day(s)`);
+    })
+      .catch((error: unknown) => this.opts.log?.('warn', `packing: ${(error as Error).message}`))
+      .finally(() => {
+        this.maintaining = undefined;
+        if (this.maintainAgain) {
+          this.maintainAgain = false;
+          void this.maintain();
+        } else this.scheduleMaintenance();
+      });
+    this.maintaining = run;
+    return run;
+  }
+
+  private scheduleMaintenance(): void {
+    if (this.stopping || this.cancelMaintenance) return;
+    const now = this.now();
+    // A day is finished at a day's start (the end of its grace day): be there when it happens.
+    const delay = Math.max(0, Math.min(MAINTENANCE_MS, bucketStart(bucketOf(now) + 1) - now));
+    const fire = () => {
+      this.cancelMaintenance = undefined;
+      void this.maintain();
+    };
+    this.cancelMaintenance = this.clock.setTimer ? this.clock.setTimer(delay, fire) : systemClock.setTimer!(delay, fire);
+  }
+
+  private async packAndSign(): Promise<number> {
+    let packed = 0;
+    const now = this.now();
+    for (const group of this.replica.groups()) {
+      for (const bucket of this.replica.liveBuckets(group)) {
+        if (!isFinished(bucket, now)) continue;
+        const chain = this.replica.chain(group, bucket, this.deviceId);
+        if (!chain || chain.packed || chain.seq < 2) continue;
+        const tried = `${group}/${bucket}/${chain.seq}`;
+        if (this.unpackable.has(tried)) continue;
+        const mine = (await this.replica.bucketEntries(group, bucket)).filter((e) => e.author === this.deviceId);
+        const epochs = new Set(mine.map((e) => e.epoch));
+        if (epochs.size !== 1 || mine.length !== chain.seq) {
+          this.unpackable.add(tried);
+          continue;
+        }
+        const epoch = mine[0]!.epoch;
+        const key = await this.keys.aead(group, epoch);
+        if (!key) {
+          this.unpackable.add(tried);
+          continue;
+        }
+        const updates: Uint8Array[] = [];
+        for (const e of mine) updates.push(await openEntry(e, key));
+        const plaintext = mergeOwnUpdates(updates);
+        if (plaintext.length + 64 > MAX_ENTRY_CIPHERTEXT) {
+          this.unpackable.add(tried);
+          continue;
+        }
+        const { entry } = await sealEntry(this.opts.identity, key, { kind: 'packed', group, bucket, seq: chain.seq, epoch, plaintext, prev: chainSeed(group, bucket, this.deviceId) });
+        const stored = await this.replica.applyEntries([entry]);
+        if (stored.accepted.length === 0) continue;
+        packed++;
+        void this.push(group, [entry]);
+      }
+    }
+    for (const group of this.replica.groups()) await this.signManifest(group);
+    return packed;
+  }
+
+  /**
+   * Signs this device's manifest of a group when it changed: its chains of every live bucket, packed or not, today's
+   * and yesterday's too, so that a catch-up checks one signature for all of them instead of one per chain
+   * (docs/protocol.md, "Manifests"), and offers it to the connected peers. Runs with packing (every
+   * `MAINTENANCE_MS`), not per write: entries written since the last manifest travel with their own signature (a
+   * manifest vouches only for the exact (seq, head) it lists).
+   */
+  private async signManifest(group: string): Promise<void> {
     const chains = [];
     for (const bucket of this.replica.liveBuckets(group)) {
-      if (!isFinished(bucket, now)) continue;
       const chain = this.replica.chain(group, bucket, this.deviceId);
       if (chain && chain.seq > 0) chains.push({ bucket, seq: chain.seq, head: chain.head });
     }
@@ -830,7 +914,11 @@ export class Engine {
 
   private onReplicaEvent(e: ReplicaEvent): void {
     if (e.type === 'membership') {
+      const removal = this.removedFrom.has(e.group) ? undefined : this.replica.removalOf(e.group, this.deviceId, this.account);
+      if (removal) this.removedFrom.add(e.group);
+      else if (this.removedFrom.has(e.group) && this.canRead(e.group)) this.removedFrom.delete(e.group); // added again
       this.emit({ type: 'groups' });
+      if (removal) this.emit({ type: 'removed', group: e.group, by: `${removal.author.account}@${removal.author.school}` });
       for (const s of this.sessions) s.refresh(e.group);
       void this.serial(() => this.reconcileKeys(e.group)).catch((error) => this.opts.log?.('warn', `keys: ${(error as Error).message}`));
       return;
@@ -893,6 +981,9 @@ export class Engine {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    this.stopping = true;
+    this.cancelMaintenance?.();
+    this.cancelMaintenance = undefined;
     await this.queue;
     this.closed = true;
     this.outbox.close();

@@ -138,7 +138,7 @@ describe('engine: two devices chat directly', () => {
 
   it('packs a finished bucket per author; a fresh device catches up the packed form and reads the same', async () => {
     const s = await testSchool();
-    const teacher = await s.engine(await s.device('schmidt', 'teacher'));
+    const teacher = await s.engine(await s.device('schmidt', 'teacher'), undefined, { autoPack: false });
     const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
     for (let i = 0; i < 5; i++) await teacher.post(group, { text: `Nachricht ${i}` });
     const bucket = teacher.liveBuckets(group)[0]!;

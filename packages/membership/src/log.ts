@@ -429,6 +429,24 @@ export class MembershipLog {
     return this.order.filter((s) => !hasBit(have, s.index)).map((s) => s.op);
   }
 
+  /**
+   * The op `id` and its ancestors, less what a replica whose heads (or any known ids) are `known` holds, parents
+   * first: what that replica needs to apply `id` and nothing later (a removed device learning of its removal).
+   */
+  pastOf(id: string, known: Iterable<string>): MembershipOp[] {
+    this.resolved();
+    const target = this.byId.get(id);
+    if (!target) return [];
+    const have = new Uint32Array(Math.ceil(this.list.length / 32));
+    for (const k of known) {
+      const s = this.byId.get(k);
+      if (!s) continue;
+      setBit(have, s.index);
+      for (let w = 0; w < s.ancestors.length; w++) have[w]! |= s.ancestors[w]!;
+    }
+    return this.order.filter((s) => (s === target || hasBit(target.ancestors, s.index)) && !hasBit(have, s.index)).map((s) => s.op);
+  }
+
   /** The resolved state (a snapshot: later adds do not change it). */
   state(): GroupState {
     this.resolved();

@@ -641,6 +641,22 @@ describe('the log', () => {
     expect(r.log.opsNotIn([]).length).toBe(r.log.size);
   });
 
+  it('pastOf gives an op and its ancestors another replica lacks, parents first, and nothing after it', async () => {
+    const r = await baseGroup();
+    const behind = new MembershipLog(trustStore(school), r.group);
+    for (const o of r.log.ops().slice(0, 2)) await behind.add(o);
+    await r.ok(anna, { type: 'rename', name: 'a' });
+    const target = r.log.ops().at(-1)!;
+    await r.ok(anna, { type: 'rename', name: 'b' });
+    const past = r.log.pastOf(target.id, behind.heads());
+    expect(past.map((o) => o.id)).toEqual(r.log.ops().slice(2, -1).map((o) => o.id));
+    expect(past.at(-1)!.id).toBe(target.id);
+    for (const o of past) expect((await behind.add(o)).status).toBe('applied');
+    expect(behind.state().name).toBe('a');
+    expect(r.log.pastOf(target.id, [target.id])).toEqual([]);
+    expect(r.log.pastOf('unknown', [])).toEqual([]);
+  });
+
   it('state() is a snapshot', async () => {
     const r = await baseGroup();
     const before = r.log.state();

@@ -264,6 +264,35 @@ export class Replica implements SyncReplica {
     return this.mayRead(peer, group);
   }
 
+  /**
+   * The op that took `device` (of `account`) out of the group while it may no longer read it: the last op of the log
+   * that had effect and was a `remove` of the account or a `remove-device` of the device. Undefined otherwise.
+   */
+  removalOf(group: string, device: string, account?: string): MembershipOp | undefined {
+    const state = this.state(group);
+    const log = this.groupsById.get(group)?.log;
+    if (!state || !log || canRead(state, device)) return undefined;
+    const ignored = new Set(state.ignored.map((i) => i.op));
+    let found: MembershipOp | undefined;
+    for (const op of log.ops()) {
+      const b = op.body;
+      const removes = (b.type === 'remove' && account !== undefined && b.account === account) || (b.type === 'remove-device' && b.device === device);
+      if (removes && !ignored.has(op.id)) found = op;
+    }
+    return found;
+  }
+
+  /**
+   * For a device that may no longer know the group: the op that removed it and the ops it depends on, less what the
+   * device holds (`theirHeads`); nothing the group did after or beside it (docs/protocol.md §7, "Removed devices").
+   */
+  removalFor(peer: PeerInfo, group: string, theirHeads: readonly string[]): Uint8Array[] {
+    if (peer.kind !== 'device' || this.mayKnow(peer, group)) return [];
+    const op = this.removalOf(group, peer.id, peer.account);
+    if (!op) return [];
+    return this.groupsById.get(group)!.log.pastOf(op.id, theirHeads).map((o) => o.bytes);
+  }
+
   mayRead(peer: PeerInfo, group: string): boolean {
     const state = this.state(group);
     if (!state) return false;
@@ -454,18 +483,24 @@ export class Replica implements SyncReplica {
 
   /**
    * Which of one author's manifests (oldest first) to keep: the newest with a live chain, and an older one only if it
-   * lists a live (bucket, seq, head) that no newer kept one lists; at most MAX_MANIFESTS_PER_AUTHOR, newest first.
+   * lists a live (bucket, seq, head) that no newer kept one lists and that this replica does not hold beyond (a
+   * chain held further than an old manifest lists is neither checked nor served with it: authors re-sign as their
+   * chains of today grow, and each of those manifests would otherwise be kept); at most MAX_MANIFESTS_PER_AUTHOR,
+   * newest first.
    */
   private pruneManifests(group: string, sorted: Manifest[]): Manifest[] {
     const state = this.state(group);
     const oldest = state ? oldestLiveBucket(this.opts.clock(), state.policy.retentionDays) : 0;
+    const chains = this.groupsById.get(group)?.chains;
     const keep: Manifest[] = [];
     const listed = new Map<number, { seq: number; head: Uint8Array }[]>();
     for (let i = sorted.length - 1; i >= 0 && keep.length < MAX_MANIFESTS_PER_AUTHOR; i--) {
       const m = sorted[i]!;
+      const newest = i === sorted.length - 1;
       let adds = false;
       for (const c of m.chains) {
         if (c.bucket < oldest) continue;
+        if (!newest && (chains?.get(c.bucket)?.get(m.author)?.seq ?? 0) > c.seq) continue;
         const seen = listed.get(c.bucket) ?? [];
         if (seen.some((s) => s.seq === c.seq && sameBytes(s.head, c.head))) continue;
         seen.push(c);

@@ -46,6 +46,11 @@ export interface SyncReplica {
   /** May the peer receive the group's entries? */
   mayRead(peer: PeerInfo, group: string): boolean;
   membershipFor(group: string, theirHeads: readonly string[]): Uint8Array[];
+  /**
+   * For a peer that offers a group it may no longer know: the op that removed it and the ops that op depends on,
+   * less what the peer holds, so it learns of its removal and of nothing later. Empty if it was not removed.
+   */
+  removalFor(peer: PeerInfo, group: string, theirHeads: readonly string[]): Uint8Array[];
   /** This replica's membership heads of a group (what its next op would name as parents). */
   heads(group: string): string[];
   /** `missing`: some ops wait for parents this replica lacks; `fresh`: the ops it did not hold before. */

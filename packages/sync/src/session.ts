@@ -122,6 +122,10 @@ export class SyncSession {
   private readonly closeHandlers: ((reason?: string) => void)[] = [];
   /** Manifests sent in this session (group, author, issued): each goes once, ahead of the first run it covers. */
   private readonly manifestsSent = new Set<string>();
+  /** The heads the peer listed in its GROUPS, per group: what a removal sent to it later may leave out. */
+  private readonly peerHeads = new Map<string, string[]>();
+  /** Groups whose removal this session has sent the peer (once is enough). */
+  private readonly removalsSent = new Set<string>();
   closeReason: string | undefined;
   /** The ERROR code the peer ended the session with, if it did. */
   closeCode: number | undefined;
@@ -192,7 +196,11 @@ export class SyncSession {
   /** Live push of membership operations. */
   pushMembership(group: string, ops: Uint8Array[]): void {
     if (this.closed || !this.authenticated || !this.peer) return;
-    if (!this.opts.replica.mayKnow(this.peer, group)) return;
+    if (!this.opts.replica.mayKnow(this.peer, group)) {
+      // The ops may have removed the peer (it listed the group): tell it, and nothing else.
+      this.sendRemoval(group);
+      return;
+    }
     this.send({ type: 'membership', group, ops });
     this.inbox = this.inbox.then(() => this.refreshGroup(group));
   }
@@ -468,15 +476,31 @@ export class SyncSession {
     const peer = this.peer!;
     const replica = this.opts.replica;
     const theirHeads = new Map(theirs.map((g) => [g.group, g.heads]));
+    for (const [group, heads] of theirHeads) this.peerHeads.set(group, heads);
     const mine = await replica.groupsFor(peer);
     const all = new Set([...mine.map((g) => g.group), ...theirHeads.keys()]);
     for (const group of all) {
-      if (!replica.knowsGroup(group) || !replica.mayKnow(peer, group)) continue;
+      if (!replica.knowsGroup(group)) continue;
+      if (!replica.mayKnow(peer, group)) {
+        // A removed device still offers the group: it gets the op that removed it, and nothing later.
+        this.sendRemoval(group);
+        continue;
+      }
       const ops = replica.membershipFor(group, theirHeads.get(group) ?? []);
       if (ops.length > 0) this.send({ type: 'membership', group, ops });
       if (replica.mayRead(peer, group)) await this.sendSummary(group);
     }
     this.send({ type: 'summaries-done' });
+  }
+
+  /** Sends a peer that listed `group` but may no longer know it the op that removed it (once per session). */
+  private sendRemoval(group: string): void {
+    const theirs = this.peerHeads.get(group);
+    if (!theirs || this.removalsSent.has(group)) return;
+    const ops = this.opts.replica.removalFor(this.peer!, group, theirs);
+    if (ops.length === 0) return;
+    this.removalsSent.add(group);
+    this.send({ type: 'membership', group, ops });
   }
 
   private async sendSummary(group: string): Promise<void> {
