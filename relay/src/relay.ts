@@ -18,7 +18,7 @@ import { AccountService } from './account.ts';
 import { AdminGate } from './admin-gate.ts';
 import { AuditLog } from './audit-log.ts';
 import { ConfigError, type RelayConfig } from './config.ts';
-import { BlobService } from './blob-service.ts';
+import { BLOB_UPLOADS_PER_MINUTE, BlobService } from './blob-service.ts';
 import { BlobStore } from './blob-store.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
 import type { AdminGroup } from './admin-api.ts';
@@ -73,6 +73,7 @@ export class Relay {
     readonly blobs: BlobStore,
     readonly presence: Presence,
     readonly policies: SchoolPolicyStore,
+    private readonly blobService: BlobService,
   ) {}
 
   /** The config in force (the one given at start, or the last one `reload` applied). */
@@ -133,7 +134,7 @@ export class Relay {
       replica,
       hub,
       node,
-      limiter: new DeviceRateLimiter({ entries: 1_000, bytes: config.limits.blobBytesPerMinutePerDevice }, clock, 0),
+      limiter: new DeviceRateLimiter({ entries: BLOB_UPLOADS_PER_MINUTE, bytes: config.limits.blobBytesPerMinutePerDevice }, clock, 0),
       maxBlobBytes: config.limits.blobBytes,
       metrics,
       log: log.child({ component: 'blobs' }),
@@ -190,7 +191,7 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs, presence, policies);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs, presence, policies, blobService);
     await relay.sweep();
     if (config.directorySync) {
       relay.syncHost = await startSyncHost({
@@ -247,6 +248,7 @@ export class Relay {
     }
     this.limiter.setLimits({ entries: next.limits.entriesPerMinutePerDevice, bytes: next.limits.bytesPerMinutePerDevice });
     this.hub.setLimits({ sessionsPerDevice: next.limits.sessionsPerDevice, handshakeMs: next.limits.handshakeSeconds * 1000 });
+    this.blobService.setLimits({ blobBytes: next.limits.blobBytes, bytesPerMinutePerDevice: next.limits.blobBytesPerMinutePerDevice });
     this.log.level = next.log.level;
     this.startTimers();
     const dropped = await this.hub.recheck();
