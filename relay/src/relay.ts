@@ -27,6 +27,7 @@ import { createHttpServer } from './http.ts';
 import { SessionHub } from './hub.ts';
 import { type RelayKeys, loadRelayKeys } from './keystore.ts';
 import { RelayMetrics } from './metrics.ts';
+import { linearConnectionListing } from './connection-list.ts';
 import { type CircuitPolicy, createRelayNode } from './node.ts';
 import { Presence } from './presence.ts';
 import { DeviceRateLimiter } from './rate-limit.ts';
@@ -101,6 +102,7 @@ export class Relay {
     // The circuit relay serves nobody until the presence service decides (it needs the node to exist first).
     const circuit: CircuitPolicy = { mayReserve: () => false, mayRelay: () => false };
     const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed), circuit);
+    if (!linearConnectionListing(node)) log.warn('libp2p connection manager not as expected: connection listing stays quadratic');
     const presence = new Presence(node, { replica, admitted: (device) => hub.admittedDevice(device), log: log.child({ component: 'presence' }) });
     circuit.mayReserve = (peer) => presence.isLink(peer);
     circuit.mayRelay = (source, target) => presence.mayRelay(source, target);
