@@ -26,6 +26,9 @@ export interface BlobServiceOptions {
   clock: () => number;
 }
 
+/** Uploads per device and minute: the byte budget is what limits uploads; this only bounds a flood of tiny ones. */
+export const BLOB_UPLOADS_PER_MINUTE = 1_000;
+
 /** How long a request may take before the relay gives up on the stream (a stalled or hostile peer). */
 const REQUEST_TIMEOUT_MS = 120_000;
 
@@ -37,6 +40,12 @@ const REQUEST_TIMEOUT_MS = 120_000;
  */
 export class BlobService {
   constructor(private readonly opts: BlobServiceOptions) {}
+
+  /** New limits (config reload): the largest blob and each device's upload bytes per minute, for the next request. */
+  setLimits(limits: { blobBytes: number; bytesPerMinutePerDevice: number }): void {
+    this.opts.maxBlobBytes = limits.blobBytes;
+    this.opts.limiter.setLimits({ entries: BLOB_UPLOADS_PER_MINUTE, bytes: limits.bytesPerMinutePerDevice });
+  }
 
   /** Handles one inbound blob stream; never throws (a peer's bytes must not take the relay down). */
   handle(stream: Stream, connection: Connection): void {

@@ -27,9 +27,21 @@ export class DeviceRateLimiter {
     return b;
   }
 
-  /** New limits (config reload); buckets already filled above them are cut down at their next refill. */
+  /**
+   * New limits (config reload). A raised limit applies at once: every bucket gains the difference (a device that
+   * had spent its old budget may use the extra now). Buckets already filled above lowered limits are cut down at
+   * their next refill.
+   */
   setLimits(perMinute: { entries: number; bytes: number }): void {
+    const moreEntries = Math.max(0, perMinute.entries - this.perMinute.entries);
+    const moreBytes = Math.max(0, perMinute.bytes - this.perMinute.bytes);
     this.perMinute = { ...perMinute };
+    if (moreEntries === 0 && moreBytes === 0) return;
+    for (const device of this.buckets.keys()) {
+      const b = this.refill(device);
+      b.entries = Math.min(perMinute.entries, b.entries + moreEntries);
+      b.bytes = Math.min(perMinute.bytes, b.bytes + moreBytes);
+    }
   }
 
   /** Milliseconds until `entries` and `bytes` fit, 0 if now; Infinity if they never fit in one burst. */

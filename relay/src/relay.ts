@@ -18,7 +18,7 @@ import { AccountService } from './account.ts';
 import { AdminGate } from './admin-gate.ts';
 import { AuditLog } from './audit-log.ts';
 import { ConfigError, type RelayConfig } from './config.ts';
-import { BlobService } from './blob-service.ts';
+import { BLOB_UPLOADS_PER_MINUTE, BlobService } from './blob-service.ts';
 import { BlobStore } from './blob-store.ts';
 import { type AccountAuthenticator, Enrollment } from './enrollment.ts';
 import type { AdminGroup } from './admin-api.ts';
@@ -28,6 +28,7 @@ import { createHttpServer } from './http.ts';
 import { SessionHub } from './hub.ts';
 import { type RelayKeys, loadRelayKeys } from './keystore.ts';
 import { RelayMetrics } from './metrics.ts';
+import { linearConnectionListing } from './connection-list.ts';
 import { type CircuitPolicy, createRelayNode } from './node.ts';
 import { Presence } from './presence.ts';
 import { DeviceRateLimiter } from './rate-limit.ts';
@@ -74,6 +75,7 @@ export class Relay {
     readonly blobs: BlobStore,
     readonly presence: Presence,
     readonly policies: SchoolPolicyStore,
+    private readonly blobService: BlobService,
   ) {}
 
   /** The config in force (the one given at start, or the last one `reload` applied). */
@@ -116,6 +118,7 @@ export class Relay {
     // The circuit relay serves nobody until the presence service decides (it needs the node to exist first).
     const circuit: CircuitPolicy = { mayReserve: () => false, mayRelay: () => false };
     const node = await createRelayNode(config, await libp2pPrivateKey(keys.authority.seed), circuit);
+    if (!linearConnectionListing(node)) log.warn('libp2p connection manager not as expected: connection listing stays quadratic');
     const presence = new Presence(node, { replica, admitted: (device) => hub.admittedDevice(device), log: log.child({ component: 'presence' }) });
     circuit.mayReserve = (peer) => presence.isLink(peer);
     circuit.mayRelay = (source, target) => presence.mayRelay(source, target);
@@ -149,7 +152,7 @@ export class Relay {
       replica,
       hub,
       node,
-      limiter: new DeviceRateLimiter({ entries: 1_000, bytes: config.limits.blobBytesPerMinutePerDevice }, clock, 0),
+      limiter: new DeviceRateLimiter({ entries: BLOB_UPLOADS_PER_MINUTE, bytes: config.limits.blobBytesPerMinutePerDevice }, clock, 0),
       maxBlobBytes: config.limits.blobBytes,
       metrics,
       log: log.child({ component: 'blobs' }),
@@ -206,7 +209,7 @@ export class Relay {
         resolve();
       });
     });
-    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs, presence, policies);
+    relay = new Relay(config, keys, log, storage, trust, replica, enrollment, metrics, hub, node, http, federation, limiter, partners, blobs, presence, policies, blobService);
     await relay.sweep();
     if (config.directorySync) {
       relay.syncHost = await startSyncHost({
@@ -263,6 +266,7 @@ export class Relay {
     }
     this.limiter.setLimits({ entries: next.limits.entriesPerMinutePerDevice, bytes: next.limits.bytesPerMinutePerDevice });
     this.hub.setLimits({ sessionsPerDevice: next.limits.sessionsPerDevice, handshakeMs: next.limits.handshakeSeconds * 1000 });
+    this.blobService.setLimits({ blobBytes: next.limits.blobBytes, bytesPerMinutePerDevice: next.limits.blobBytesPerMinutePerDevice });
     this.log.level = next.log.level;
     this.startTimers();
     const dropped = await this.hub.recheck();

@@ -223,6 +223,33 @@ describe('blobs on one relay', () => {
     expect(outcomes.filter((o) => o !== 'ok' && o !== 'this device uploads more than the relay accepts per minute')).toEqual([]);
     expect(await relay.metrics()).toMatch(/schoolmesh_blob_requests_total\{op="put",outcome="rate-limited"\} [1-4]\b/);
   });
+
+  it('blob limits change on SIGHUP without a restart: a larger blob and budget are accepted, smaller ones refuse', async () => {
+    const put = async (size: number) => {
+      const blob = sealBlob(randomBytes(size));
+      const ref = { group, bucket: bucketOf(Date.now()), id: toBase64Url(blob.id) };
+      return putBlob(await openBlobChannel(ben.connection!.node, relayPeer(relay)), ref, blob.sealed).then(
+        () => 'ok',
+        (e: { code: number; message: string }) => `${e.code} ${e.message}`,
+      );
+    };
+    const pid = relay.child.pid;
+    // Raised: a blob over the old limit, and more than the old budget (which the test before spent) in one go.
+    await rewriteConfig(setup, { limits: { blobBytes: 4 * LIMIT, blobBytesPerMinutePerDevice: 10 * BUDGET } });
+    expect(await relay.reload()).toMatch(/"msg":"config reloaded"/);
+    expect(await put(2 * LIMIT)).toBe('ok');
+    expect(await put(LIMIT)).toBe('ok');
+    // Lowered budget: an upload above it refuses as over budget at once.
+    await rewriteConfig(setup, { limits: { blobBytes: 4 * LIMIT, blobBytesPerMinutePerDevice: 50_000 } });
+    expect(await relay.reload()).toMatch(/"msg":"config reloaded"/);
+    expect(await put(60_000)).toBe(`${BlobErrorCode.RateLimited} this device uploads more than the relay accepts per minute`);
+    // Lowered size limit: refused with the new limit in the message.
+    await rewriteConfig(setup, { limits: { blobBytes: 1_000, blobBytesPerMinutePerDevice: 10 * BUDGET } });
+    expect(await relay.reload()).toMatch(/"msg":"config reloaded"/);
+    expect(await put(2_000)).toBe(`${BlobErrorCode.TooLarge} blob of 2040 bytes exceeds this relay's limit of 1000 bytes`);
+    expect(await put(500)).toBe('ok');
+    expect(relay.child.pid).toBe(pid);
+  });
 });
 
 describe('blob retention on the relay', () => {

@@ -134,4 +134,18 @@ describe('per-device rate limits', () => {
     expect(limiter.waitFor('a', 61, 0)).toBe(Number.POSITIVE_INFINITY);
     expect(limiter.waitFor('a', 1, 60_001)).toBe(Number.POSITIVE_INFINITY);
   });
+
+  it('a reload that raises a limit applies at once, also to a spent bucket; one that lowers it caps the bucket', async () => {
+    const now = 0;
+    const limiter = new DeviceRateLimiter({ entries: 10, bytes: 1_000 }, () => now, 0);
+    expect(await limiter.take('a', 10, 1_000)).toBe(true);
+    expect(await limiter.take('a', 1, 1)).toBe(false);
+    limiter.setLimits({ entries: 20, bytes: 5_000 });
+    expect(limiter.waitFor('a', 10, 4_000)).toBe(0);
+    expect(await limiter.take('a', 10, 4_000)).toBe(true);
+    expect(await limiter.take('a', 1, 1)).toBe(false);
+    limiter.setLimits({ entries: 5, bytes: 100 });
+    expect(limiter.waitFor('b', 5, 100)).toBe(0);
+    expect(limiter.waitFor('b', 5, 101)).toBe(Number.POSITIVE_INFINITY);
+  });
 });

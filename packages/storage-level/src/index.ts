@@ -35,6 +35,20 @@ export interface LevelStorageAdapter extends StorageAdapter {
    * compaction rewrites them, so call this after deleting what must not stay on disk (retention).
    */
   compact(): Promise<void>;
+  /**
+   * Write counters since open: `writes` acknowledged save/remove/removeRange/batch calls, `commits` LevelDB writes
+   * they took (with `sync: true`, one fsync each). Writes that queue behind the one in flight share one commit.
+   */
+  writeStats(): { writes: number; commits: number };
+}
+
+/** At most this many ops go into one group commit (a single queued write larger than this still goes alone). */
+const GROUP_MAX_OPS = 4_096;
+
+interface QueuedWrite {
+  ops: StorageOp[];
+  done: () => void;
+  fail: (e: unknown) => void;
 }
 
 type Db = ClassicLevel<Uint8Array, Uint8Array>;
@@ -56,9 +70,15 @@ class LevelStorage implements LevelStorageAdapter {
   readonly #sync: boolean;
   #closed = false;
   readonly #inflight = new Set<Promise<unknown>>();
-  /** Writes run one at a time in call order, so a del-range can read its keys and delete them atomically. */
-  #writeTail: Promise<unknown> = Promise.resolve();
-  #queuedWrites = 0;
+  /**
+   * Writes run one at a time in call order, so a del-range can read its keys and delete them atomically. Writes
+   * issued while one is in flight queue here and then go to LevelDB together as one batch (group commit): one
+   * fsync for all of them with `sync: true`, each acknowledged only when that batch is written.
+   */
+  readonly #queue: QueuedWrite[] = [];
+  #writing = false;
+  #writes = 0;
+  #commits = 0;
 
   constructor(db: Db, sync: boolean) {
     this.#db = db;
@@ -169,6 +189,10 @@ class LevelStorage implements LevelStorageAdapter {
     else if (out.length > 0) await this.#db.batch(out, { sync: this.#sync });
   }
 
+  writeStats(): { writes: number; commits: number } {
+    return { writes: this.#writes, commits: this.#commits };
+  }
+
   #write(what: string, check: () => StorageOp[]): Promise<void> {
     let ops: StorageOp[];
     try {
@@ -177,15 +201,52 @@ class LevelStorage implements LevelStorageAdapter {
     } catch (e) {
       return Promise.reject(e);
     }
-    // Start at once when nothing is queued (keeps call order = issue order); otherwise queue.
-    const run = this.#queuedWrites === 0 ? this.#apply(ops) : this.#writeTail.then(() => this.#apply(ops));
-    this.#queuedWrites++;
-    const settled = run.then(
-      () => void this.#queuedWrites--,
-      () => void this.#queuedWrites--,
-    );
-    this.#writeTail = settled;
-    return this.#track(run.catch((e: unknown) => Promise.reject(ioError(what, e))));
+    const written = new Promise<void>((resolve, reject) => {
+      this.#queue.push({ ops, done: resolve, fail: (e) => reject(ioError(what, e)) });
+    });
+    // Starts at once when nothing is in flight (call order = issue order); otherwise joins the next group.
+    this.#pump();
+    return this.#track(written);
+  }
+
+  /** Takes the queued writes (up to GROUP_MAX_OPS ops) and commits them as one LevelDB batch, then the next group. */
+  #pump(): void {
+    if (this.#writing || this.#queue.length === 0) return;
+    this.#writing = true;
+    let taken = 1;
+    let size = this.#queue[0]!.ops.length;
+    while (taken < this.#queue.length && size + this.#queue[taken]!.ops.length <= GROUP_MAX_OPS) size += this.#queue[taken++]!.ops.length;
+    const group = this.#queue.splice(0, taken);
+    void this.#commit(group).finally(() => {
+      this.#writing = false;
+      this.#pump();
+    });
+  }
+
+  async #commit(group: QueuedWrite[]): Promise<void> {
+    try {
+      await this.#apply(group.length === 1 ? group[0]!.ops : group.flatMap((w) => w.ops));
+      this.#commits++;
+      this.#writes += group.length;
+      for (const w of group) w.done();
+      return;
+    } catch (e) {
+      if (group.length === 1) {
+        group[0]!.fail(e);
+        return;
+      }
+    }
+    // The merged batch failed (nothing of it was written): each write on its own, so one cannot fail the others.
+    for (const w of group) {
+      try {
+        await this.#apply(w.ops);
+        this.#commits++;
+        this.#writes++;
+        w.done();
+      } catch (e) {
+        w.fail(e);
+      }
+    }
   }
 
   #read<T>(what: string, check: () => void, io: () => Promise<T>): Promise<T> {

@@ -41,4 +41,26 @@ describe('LevelDB specifics', () => {
     await expect(openLevelStorage(dirs.get(s)!)).rejects.toMatchObject({ code: 'io' });
     await s.close();
   });
+
+  it('writes issued while one is in flight share one commit, in call order, each resolved only once written', async () => {
+    const dir = join(root, `group-${++counter}`);
+    const s = await openLevelStorage(dir, { sync: true });
+    const order: number[] = [];
+    const writes = Array.from({ length: 40 }, (_, i) =>
+      (i % 10 === 9 ? s.removeRange(['k']) : s.save(['k', String(i).padStart(3, '0')], Uint8Array.of(i))).then(() => order.push(i)),
+    );
+    await Promise.all(writes);
+    expect(order).toEqual([...order].sort((a, b) => a - b));
+    const { writes: done, commits } = s.writeStats();
+    expect(done).toBe(40);
+    expect(commits).toBeLessThan(40);
+    expect(commits).toBeGreaterThanOrEqual(2);
+    // Applied in call order: the last removeRange (i = 39) deleted everything before it.
+    expect(await s.keys(['k'])).toEqual([]);
+    await s.save(['k', 'x'], Uint8Array.of(1));
+    await s.close();
+    const again = await openLevelStorage(dir);
+    expect((await again.loadRange(['k'])).map((r) => r.key)).toEqual([['k', 'x']]);
+    await again.close();
+  });
 });
