@@ -67,6 +67,48 @@ export async function pagedSearch(
   return pages;
 }
 
+/** At most this many follow-up requests per ranged attribute (1,500 values each in AD: 1.5 million values). */
+const MAX_RANGE_REQUESTS = 1_000;
+
+/**
+ * Active Directory returns at most 1,500 values of a multi-valued attribute per answer (MaxValRange) and names the
+ * attribute then `member;range=0-1499`; the rest has to be asked for range by range (`member;range=1500-*`) on the
+ * entry itself, until a range ends in `*`. Completes such attributes in place under their plain name, so a group of
+ * 3,000 members is read whole instead of cut (or, worse, read as empty). Servers without ranged retrieval, such as
+ * OpenLDAP, never send a ranged attribute. Returns the number of follow-up requests.
+ */
+export async function completeRanges(client: Pick<Client, 'search'>, entry: Entry): Promise<number> {
+  let requests = 0;
+  for (const key of Object.keys(entry)) {
+    const ranged = /^([^;]+);range=(\d+)-(\d+|\*)$/i.exec(key);
+    if (!ranged) continue;
+    const name = ranged[1]!;
+    const all = asStrings(entry[key]);
+    delete entry[key];
+    let end = ranged[3]!;
+    while (end !== '*') {
+      if (++requests > MAX_RANGE_REQUESTS) throw new Error(`${entry.dn}: ${name} has more values than ranged retrieval reads here`);
+      const from = Number(end) + 1;
+      const { searchEntries } = await client.search(entry.dn, { scope: 'base', filter: '(objectClass=*)', attributes: [`${name};range=${from}-*`] });
+      const answer = searchEntries[0];
+      const prefix = `${name};range=${from}-`.toLowerCase();
+      const next = answer ? Object.keys(answer).find((k) => k.toLowerCase().startsWith(prefix)) : undefined;
+      if (!answer || !next) throw new Error(`${entry.dn}: the server did not answer the range ${from}-* of ${name}`);
+      all.push(...asStrings(answer[next]));
+      end = next.slice(prefix.length);
+      if (end !== '*' && !/^\d+$/.test(end)) throw new Error(`${entry.dn}: a malformed range ${next}`);
+    }
+    entry[name] = all;
+  }
+  return requests;
+}
+
+function asStrings(v: Entry[string] | undefined): string[] {
+  if (v === undefined) return [];
+  const list = Array.isArray(v) ? v : [v];
+  return list.map((x) => (typeof x === 'string' ? x : x.toString('utf8')));
+}
+
 /** The string values of an attribute, whatever case the server spelled its name in. */
 export function values(entry: Entry, attribute: string): string[] {
   const want = attribute.toLowerCase();

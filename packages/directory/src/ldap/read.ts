@@ -8,13 +8,15 @@ import type { Entry } from 'ldapts';
 import { type DnError, dnKey } from '../escape.ts';
 import { type Directory, type DirectoryInput, type PersonInput, buildDirectory } from '../model.ts';
 import type { GroupMapping, LdapConfig, Reference } from './config.ts';
-import { first, isLocked, pagedSearch, peopleAttributes, roleOf, serviceClient, values } from './connection.ts';
+import { completeRanges, first, isLocked, pagedSearch, peopleAttributes, roleOf, serviceClient, values } from './connection.ts';
 
 export interface ReadStats {
   people: number;
   skipped: number;
   groups: number;
   pages: number;
+  /** Follow-up requests for ranged attributes (Active Directory's groups of more than 1,500 members). */
+  rangeRequests: number;
   ms: number;
 }
 
@@ -31,7 +33,7 @@ export async function readDirectory(config: LdapConfig, options: { now?: number 
   const started = performance.now();
   const now = options.now ?? Date.now();
   const problems: string[] = [];
-  const stats: ReadStats = { people: 0, skipped: 0, groups: 0, pages: 0, ms: 0 };
+  const stats: ReadStats = { people: 0, skipped: 0, groups: 0, pages: 0, rangeRequests: 0, ms: 0 };
   const client = await serviceClient(config);
   try {
     const people = new Map<string, PersonInput & { childRefs: string[] }>();
@@ -109,8 +111,12 @@ export async function readDirectory(config: LdapConfig, options: { now?: number 
     if (config.schoolYear) input.schoolYear = config.schoolYear;
     const readGroups = async (mapping: GroupMapping, each: (id: string, name: string, members: string[], leaders: string[]) => void) => {
       const attributes = [...new Set([mapping.id, mapping.name, ...mapping.members.map((m) => m.attribute), ...mapping.leaders.map((m) => m.attribute)].filter((a): a is string => !!a))];
-      stats.pages += await pagedSearch(client, config, mapping.base, mapping.scope, mapping.filter, attributes, (entries) => {
-        for (const entry of entries) {
+      const found: Entry[] = [];
+      stats.pages += await pagedSearch(client, config, mapping.base, mapping.scope, mapping.filter, attributes, (entries) => found.push(...entries));
+      // Large groups in Active Directory come in ranges of 1,500 members: read the rest before using them.
+      for (const entry of found) stats.rangeRequests += await completeRanges(client, entry);
+      {
+        for (const entry of found) {
           const raw = first(entry, mapping.id).trim();
           if (!raw) continue;
           stats.groups++;
@@ -121,7 +127,7 @@ export async function readDirectory(config: LdapConfig, options: { now?: number 
           if (mapping.teachersLead) for (const m of members) if (isLeaderRole(people.get(m)?.role)) leaders.push(m);
           each(id, name, members, leaders);
         }
-      });
+      }
     };
     if (config.classes) {
       await readGroups(config.classes, (name, _display, members, leaders) => {
