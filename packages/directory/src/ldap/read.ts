@@ -115,18 +115,16 @@ export async function readDirectory(config: LdapConfig, options: { now?: number 
       stats.pages += await pagedSearch(client, config, mapping.base, mapping.scope, mapping.filter, attributes, (entries) => found.push(...entries));
       // Large groups in Active Directory come in ranges of 1,500 members: read the rest before using them.
       for (const entry of found) stats.rangeRequests += await completeRanges(client, entry);
-      {
-        for (const entry of found) {
-          const raw = first(entry, mapping.id).trim();
-          if (!raw) continue;
-          stats.groups++;
-          const id = strip(raw, mapping.stripPrefix);
-          const name = first(entry, mapping.name).trim() || id;
-          const members = resolve(entry, mapping.members, entry.dn);
-          const leaders = resolve(entry, mapping.leaders, entry.dn);
-          if (mapping.teachersLead) for (const m of members) if (isLeaderRole(people.get(m)?.role)) leaders.push(m);
-          each(id, name, members, leaders);
-        }
+      for (const entry of found) {
+        const raw = first(entry, mapping.id).trim();
+        if (!raw) continue;
+        stats.groups++;
+        const id = strip(raw, mapping.stripPrefix);
+        const name = first(entry, mapping.name).trim() || id;
+        const members = resolve(entry, mapping.members, entry.dn);
+        const leaders = resolve(entry, mapping.leaders, entry.dn);
+        if (mapping.teachersLead) for (const m of members) if (isLeaderRole(people.get(m)?.role)) leaders.push(m);
+        each(id, name, members, leaders);
       }
     };
     if (config.classes) {
