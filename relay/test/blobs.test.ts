@@ -142,7 +142,7 @@ describe('blobs on one relay', () => {
       .postWithAttachments(group, { text: 'zu groß' }, [{ name: 'riesig.pdf', mime: 'application/pdf', bytes: testImage(LIMIT) }])
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttachmentError);
-    expect((error as AttachmentError).message).toBe(`upload failed: blob of ${LIMIT + 40} bytes exceeds this relay's limit of ${LIMIT} bytes`);
+    expect((error as AttachmentError).message).toBe(`upload refused: blob of ${LIMIT + 40} bytes exceeds this relay's limit of ${LIMIT} bytes`);
     expect((await blobFiles(setup)).length).toBe(before);
     expect((await ben.engine.messages(group)).map((m) => m.text)).not.toContain('zu groß');
   });
