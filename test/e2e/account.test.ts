@@ -206,7 +206,7 @@ describe('web app: group info and direct messages', () => {
       await page.keyboard.press('Space');
       await expect.poll(() => dialog.getByRole('status').textContent()).toContain('2 Personen ausgewählt');
       await expectNoAxeViolations(page, 'new group');
-      await screenshot(page, '14-new-group');
+      await screenshot(page, '21-new-group');
       await dialog.getByRole('button', { name: 'Gruppe erstellen' }).click();
       await expect.poll(() => dialog.count(), { timeout: WAIT }).toBe(0);
       await expect.poll(() => page.locator('sm-chat h1').textContent(), { timeout: WAIT }).toBe('AG Robotik');
