@@ -8,7 +8,7 @@
  */
 import { rm } from 'node:fs/promises';
 import { accountRef } from '@schoolmesh/model';
-import type { Browser, Page } from 'playwright-core';
+import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
 import { buildWeb, captureWorkerConsole, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, webBuildDir } from './support.ts';
@@ -56,6 +56,22 @@ async function decoded(page: Page) {
     const at = (x: number, y: number) => Array.from(g.getImageData(Math.round(x * c.width), Math.round(y * c.height), 1, 1).data.slice(0, 3));
     return { width: img.naturalWidth, height: img.naturalHeight, green: at(0.03, 0.06), red: at(0.3, 0.7), blue: at(0.8, 0.5), complete: img.complete };
   });
+}
+
+/**
+ * Waits until the relay has Ben's message: "Bei der Schule angekommen", or already "Gelesen" (Mia has the chat
+ * open). The acknowledgement follows the upload and the entry's fsync, so it gets longer on a loaded machine; when
+ * it does not come, the error says what the relay and Ben's engine worker logged.
+ */
+async function reachedRelay(line: Locator, relay: RelayProcess, worker: string[]): Promise<void> {
+  await line
+    .getByText('Bei der Schule angekommen', { exact: true })
+    .or(line.getByText('Gelesen', { exact: true }))
+    .waitFor({ state: 'attached', timeout: 3 * WAIT })
+    .catch((error: Error) => {
+      const relayLog = relay.logs.filter((l) => !l.includes('"admin action"')).slice(-40);
+      throw new Error(`${error.message}\nrelay log:\n${relayLog.join('\n')}\nBen's engine worker:\n${worker.join('\n')}`);
+    });
 }
 
 const close = (actual: number[], expected: number[]) => actual.every((v, i) => Math.abs(v - expected[i]!) <= 24);
@@ -122,17 +138,7 @@ describe('web app: two pupils exchange an image and a PDF', () => {
     // Ben's own bubble shows the image once it is sent; it arrives at the relay.
     const benLine = ben.page.locator('sm-chat .line').filter({ hasText: 'Mein Tafelbild von heute' });
     await benLine.locator('sm-attachment .thumb img').waitFor({ timeout: WAIT });
-    // (The relay's acknowledgement follows the upload and the entry's fsync: give it longer on a loaded machine. Mia
-    // has the chat open, so the mark may go straight on to "Gelesen", which also means the relay has it.)
-    await benLine
-      .getByText('Bei der Schule angekommen', { exact: true })
-      .or(benLine.getByText('Gelesen', { exact: true }))
-      .waitFor({ state: 'attached', timeout: 3 * WAIT })
-      .catch((error: Error) => {
-        // Say why: what the relay logged about sessions and refused entries, and what Ben's engine logged.
-        const relayLog = relay.logs.filter((l) => !l.includes('"admin action"')).slice(-40);
-        throw new Error(`${error.message}\nrelay log:\n${relayLog.join('\n')}\nBen's engine worker:\n${benWorker.lines.join('\n')}`);
-      });
+    await reachedRelay(benLine, relay, benWorker.lines);
 
     await benWorker.stop();
 
@@ -212,14 +218,7 @@ describe('web app: two pupils exchange an image and a PDF', () => {
     await rewriteConfig(setup, { httpPort: http, wsPort: ws, tcpPort: tcp });
     relay = await startRelay(setup);
     // The entry and the file reach the relay; only then does the mark change (to "Gelesen" at once if Mia reads it).
-    await benLine
-      .getByText('Bei der Schule angekommen', { exact: true })
-      .or(benLine.getByText('Gelesen', { exact: true }))
-      .waitFor({ state: 'attached', timeout: 3 * WAIT })
-      .catch((error: Error) => {
-        const relayLog = relay.logs.filter((l) => !l.includes('"admin action"')).slice(-40);
-        throw new Error(`${error.message}\nrelay log:\n${relayLog.join('\n')}\nBen's engine worker:\n${benWorker.lines.join('\n')}`);
-      });
+    await reachedRelay(benLine, relay, benWorker.lines);
     await benWorker.stop();
     const miaLine = mia.page.locator('sm-chat .line').filter({ hasText: 'Tafelbild aus dem Funkloch' });
     await miaLine.locator('sm-attachment .thumb img').waitFor({ timeout: 3 * WAIT });
