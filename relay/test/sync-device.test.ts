@@ -11,6 +11,7 @@ import { TrustStore } from '@schoolmesh/identity';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { afterAll, describe, expect, it } from 'vitest';
 import { initSchool, loadRelayKeys, renewAuthority } from '../src/keystore.ts';
+import { outliving } from '../../test/support/school.ts';
 import { loadOrCreateSyncDevice } from '../src/sync-device.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -54,7 +55,7 @@ describe('the sync device identity', () => {
     const trustThen = new TrustStore(() => clock.now());
     trustThen.addSchool(keys.rootPublicKey, keys.schoolName);
     const storage = new MemoryStorage();
-    const before = await Engine.open({ storage: keepOpen(storage), identity: first.identity, trust: trustThen, clock });
+    const before = await Engine.open({ storage: outliving(storage), identity: first.identity, trust: trustThen, clock });
     // As the sync host runs it: the device manages the group (role manager, no keys).
     const group = await before.createGroup({ kind: 'class', name: 'Klasse 7a', creatorRole: 'manager' });
     await before.close();
@@ -74,9 +75,3 @@ describe('the sync device identity', () => {
   });
 });
 
-/** The engine closes its storage; the device's store outlives it (as the LevelDB directory does). */
-function keepOpen(storage: MemoryStorage): MemoryStorage {
-  return new Proxy(storage, {
-    get: (target, prop) => (prop === 'close' ? async () => {} : typeof Reflect.get(target, prop) === 'function' ? Reflect.get(target, prop).bind(target) : Reflect.get(target, prop)),
-  });
-}

@@ -11,7 +11,7 @@ import { accountRef } from '@schoolmesh/model';
 import type { Browser, Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { buildWeb, captureWorkerConsole, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, webBuildDir } from './support.ts';
+import { buildWeb, captureWorkerConsole, enrollWith, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
 const PIN = '2580';
@@ -19,9 +19,7 @@ const PIN = '2580';
 async function enroll(page: Page, http: string, code: string): Promise<void> {
   await page.goto(`${http}/#enroll=${code}`);
   await expect.poll(() => page.getByLabel('Anmeldecode').inputValue(), { timeout: WAIT }).toBe(code);
-  await page.getByLabel('Neue PIN für dieses Profil').fill(PIN);
-  await page.getByLabel('PIN wiederholen').fill(PIN);
-  await page.getByLabel('PIN wiederholen').press('Enter');
+  await enrollWith(page, undefined, PIN);
 }
 
 /** A PNG drawn in the browser: left half red, right half blue, a green square in the top-left corner. */

@@ -16,7 +16,7 @@ import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { multiaddr } from '@multiformats/multiaddr';
 import AxeBuilder from '@axe-core/playwright';
-import { type Browser, type BrowserContext, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type CDPSession, type Page, chromium } from 'playwright-core';
 import { expect } from 'vitest';
 import { type BundleReport, initialJs } from '../support/initial-js.ts';
 
@@ -161,20 +161,29 @@ export async function nodeDevice(relay: { http: string; issueCode(account: strin
   };
 }
 
+/** A browser CDP session attached (not flattened) to the engine SharedWorker of `page`'s browser context. */
+async function attachToEngineWorker(browser: Browser, page: Page): Promise<{ cdp: CDPSession; sessionId: string }> {
+  const pageSession = await page.context().newCDPSession(page);
+  const { targetInfo } = (await pageSession.send('Target.getTargetInfo')) as { targetInfo: { browserContextId?: string } };
+  await pageSession.detach();
+  const cdp = await browser.newBrowserCDPSession();
+  const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string; browserContextId?: string }[] };
+  const worker = targetInfos.find((t) => t.type === 'shared_worker' && t.url.includes('engine-worker') && t.browserContextId === targetInfo.browserContextId);
+  if (!worker) {
+    await cdp.detach();
+    throw new Error(`no engine worker in this context: ${JSON.stringify(targetInfos.map((t) => [t.type, t.url]))}`);
+  }
+  const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string };
+  return { cdp, sessionId };
+}
+
 /**
  * Evaluates an expression inside the engine SharedWorker of `page`'s browser context, over the Chrome DevTools
  * Protocol (the app has no test hooks). Tests use it to move the worker's clock.
  */
 export async function evaluateInEngineWorker(browser: Browser, page: Page, expression: string): Promise<unknown> {
-  const pageSession = await page.context().newCDPSession(page);
-  const { targetInfo } = (await pageSession.send('Target.getTargetInfo')) as { targetInfo: { browserContextId?: string } };
-  await pageSession.detach();
-  const cdp = await browser.newBrowserCDPSession();
+  const { cdp, sessionId } = await attachToEngineWorker(browser, page);
   try {
-    const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string; browserContextId?: string }[] };
-    const worker = targetInfos.find((t) => t.type === 'shared_worker' && t.url.includes('engine-worker') && t.browserContextId === targetInfo.browserContextId);
-    if (!worker) throw new Error(`no engine worker in this context: ${JSON.stringify(targetInfos.map((t) => [t.type, t.url]))}`);
-    const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string };
     const answer = new Promise<unknown>((resolve, reject) => {
       cdp.on('Target.receivedMessageFromTarget', (event: { sessionId: string; message: string }) => {
         if (event.sessionId !== sessionId) return;
@@ -202,14 +211,7 @@ export async function evaluateInEngineWorker(browser: Browser, page: Page, expre
  * entries, failed uploads), for a test to print when it fails. Starts when called; the worker must be running.
  */
 export async function captureWorkerConsole(browser: Browser, page: Page): Promise<{ lines: string[]; stop: () => Promise<void> }> {
-  const pageSession = await page.context().newCDPSession(page);
-  const { targetInfo } = (await pageSession.send('Target.getTargetInfo')) as { targetInfo: { browserContextId?: string } };
-  await pageSession.detach();
-  const cdp = await browser.newBrowserCDPSession();
-  const { targetInfos } = (await cdp.send('Target.getTargets')) as { targetInfos: { targetId: string; type: string; url: string; browserContextId?: string }[] };
-  const worker = targetInfos.find((t) => t.type === 'shared_worker' && t.url.includes('engine-worker') && t.browserContextId === targetInfo.browserContextId);
-  if (!worker) throw new Error('no engine worker in this context');
-  const { sessionId } = (await cdp.send('Target.attachToTarget', { targetId: worker.targetId, flatten: false })) as { sessionId: string };
+  const { cdp, sessionId } = await attachToEngineWorker(browser, page);
   const lines: string[] = [];
   cdp.on('Target.receivedMessageFromTarget', (event: { sessionId: string; message: string }) => {
     if (event.sessionId !== sessionId) return;

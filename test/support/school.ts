@@ -61,3 +61,13 @@ export async function eventually(check: () => boolean | Promise<boolean>, ms = 1
     await new Promise((r) => setTimeout(r, 5));
   }
 }
+
+/**
+ * A store that outlives the engines opened on it, as IndexedDB outlives a tab and a LevelDB directory a process:
+ * `Engine.close()` closes its storage, so a test that reopens an engine on the same data hands it this view.
+ */
+export function outliving(storage: MemoryStorage): MemoryStorage {
+  return new Proxy(storage, {
+    get: (target, prop) => (prop === 'close' ? async () => {} : typeof Reflect.get(target, prop) === 'function' ? Reflect.get(target, prop).bind(target) : Reflect.get(target, prop)),
+  });
+}

@@ -1,6 +1,6 @@
 import { MemoryStorage } from '@schoolmesh/storage';
 import { describe, expect, it } from 'vitest';
-import { DAY, eventually, link, testSchool } from '../../../test/support/school.ts';
+import { DAY, eventually, link, outliving, testSchool } from '../../../test/support/school.ts';
 import { AttachmentError, type BlobAddress, type BlobTransport, MAX_ATTACHMENT_BYTES } from '../src/index.ts';
 
 /** The blob seam's in-memory implementation (a relay's store without the network): keeps what it is given. */
@@ -95,10 +95,7 @@ describe('engine: attachments', () => {
     const s = await testSchool();
     const identity = await s.device('schmidt', 'teacher');
     // The device's store outlives the engine (as IndexedDB outlives a closed tab).
-    const store = new MemoryStorage();
-    const storage = new Proxy(store, {
-      get: (target, prop) => (prop === 'close' ? async () => {} : typeof Reflect.get(target, prop) === 'function' ? Reflect.get(target, prop).bind(target) : Reflect.get(target, prop)),
-    });
+    const storage = outliving(new MemoryStorage());
     let teacher = await s.engine(identity, storage);
     const group = await teacher.createGroup({ kind: 'class', name: 'Klasse 7a', members: [{ account: s.ref('ben'), role: 'member' }] });
     const bytes = new Uint8Array(5_000).map((_, i) => i % 251);

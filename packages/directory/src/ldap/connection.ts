@@ -114,10 +114,7 @@ export function values(entry: Entry, attribute: string): string[] {
   const want = attribute.toLowerCase();
   for (const key of Object.keys(entry)) {
     if (key.toLowerCase() !== want || key === 'dn') continue;
-    const v = entry[key];
-    if (v === undefined) return [];
-    const list = Array.isArray(v) ? v : [v];
-    return list.map((x) => (typeof x === 'string' ? x : x.toString('utf8')));
+    return asStrings(entry[key]);
   }
   return [];
 }
