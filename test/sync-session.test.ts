@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { DAY, eventually, testSchool } from './support/school.ts';
 import { deviceCredential, trustStoreVerifier } from '@schoolmesh/engine';
-import { ErrorCode, type FrameChannel, PROTOCOL_VERSION, type SyncProgress, SyncError, SyncRefusal, type SyncReplica, SyncSession, decodeMessage, encodeMessage, memoryChannelPair } from '@schoolmesh/sync';
+import { createOp } from '@schoolmesh/membership';
+import { ErrorCode, type FrameChannel, MAX_HEADS, MAX_OPS, PROTOCOL_VERSION, type SyncProgress, SyncError, SyncRefusal, type SyncReplica, SyncSession, decodeMessage, encodeMessage, memoryChannelPair } from '@schoolmesh/sync';
 
 /** Wraps a channel and tracks, on the sending side, how many ENTRIES are out without their ACK. */
 function windowWatch(sending: FrameChannel, receiving: FrameChannel) {
@@ -77,6 +78,92 @@ describe('sync session: catch-up, backpressure, progress', () => {
     expect(last.expected).toBeGreaterThanOrEqual(6 * teacherChain.seq);
     expect(progress.some((p) => p.received < p.expected)).toBe(true);
   });
+
+  it('a membership log longer than one MEMBERSHIP message may carry reaches a fresh device in parts, parents first', async () => {
+    const s = await testSchool();
+    const teacherIdentity = await s.device('schmidt', 'teacher');
+    const teacher = await s.engine(teacherIdentity, undefined, { autoPack: false });
+    const group = await teacher.createGroup({ kind: 'club', name: 'AG 0', members: [{ account: s.ref('ben'), role: 'member' }] });
+    // More ops than a decoder accepts in one message (MAX_OPS): 10,050 renames, each on the previous head.
+    let heads = teacher.replica.heads(group);
+    const ops: Uint8Array[] = [];
+    const count = MAX_OPS + 50;
+    for (let i = 1; i <= count; i++) {
+      const op = await createOp(teacherIdentity, group, heads, { type: 'rename', name: `AG ${i}` }, s.clock.now());
+      ops.push(op.bytes);
+      heads = [op.id];
+    }
+    const stored = await teacher.replica.applyMembership(group, ops, { kind: 'device', id: teacherIdentity.id, school: teacherIdentity.certificate.school });
+    expect(stored.applied).toBe(count);
+
+    const pupil = await s.engine(await s.device('ben', 'pupil'), undefined, { autoPack: false });
+    const [relayEnd, pupilEnd] = memoryChannelPair();
+    const sizes: number[] = [];
+    const send = relayEnd.send.bind(relayEnd);
+    relayEnd.send = (frame) => {
+      const m = decodeMessage(frame);
+      if (m.type === 'membership' && m.group === group) sizes.push(m.ops.length);
+      send(frame);
+    };
+    const relaySession = new SyncSession({ channel: relayEnd, replica: teacher.replica, credential: deviceCredential(teacherIdentity), verifier: trustStoreVerifier(s.trust()) });
+    void relaySession.start().catch(() => {});
+    const session = pupil.connect(pupilEnd);
+    await session.start();
+    await eventually(() => pupil.state(group)?.name === `AG ${count}`, 120_000);
+    expect(pupil.replica.heads(group)).toEqual(teacher.replica.heads(group));
+    expect(sizes.length).toBeGreaterThan(1);
+    for (const n of sizes) expect(n).toBeLessThanOrEqual(MAX_OPS);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBeGreaterThan(count);
+    session.close();
+    relaySession.close();
+  }, 180_000);
+
+  it('a group with more concurrent heads than GROUPS may list still syncs, both ways, and a reconnect changes nothing', async () => {
+    const s = await testSchool();
+    const teacherIdentity = await s.device('schmidt', 'teacher');
+    const teacher = await s.engine(teacherIdentity, undefined, { autoPack: false });
+    const group = await teacher.createGroup({ kind: 'club', name: 'AG', members: [{ account: s.ref('ben'), role: 'member' }] });
+    // MAX_HEADS + 6 concurrent renames of the same parent: the log has that many heads.
+    const parents = teacher.replica.heads(group);
+    const ops: Uint8Array[] = [];
+    for (let i = 0; i < MAX_HEADS + 6; i++) ops.push((await createOp(teacherIdentity, group, parents, { type: 'rename', name: `AG ${i}` }, s.clock.now())).bytes);
+    await teacher.replica.applyMembership(group, ops, { kind: 'device', id: teacherIdentity.id, school: teacherIdentity.certificate.school });
+    expect(teacher.replica.heads(group).length).toBe(MAX_HEADS + 6);
+
+    const pupil = await s.engine(await s.device('ben', 'pupil'), undefined, { autoPack: false });
+    const listed: number[] = [];
+    const connect = async () => {
+      const [relayEnd, pupilEnd] = memoryChannelPair();
+      for (const end of [relayEnd, pupilEnd]) {
+        const send = end.send.bind(end);
+        end.send = (frame) => {
+          const m = decodeMessage(frame);
+          if (m.type === 'groups') for (const g of m.groups) listed.push(g.heads.length);
+          if (m.type === 'heads') listed.push(m.heads.length);
+          send(frame);
+        };
+      }
+      const relaySession = new SyncSession({ channel: relayEnd, replica: teacher.replica, credential: deviceCredential(teacherIdentity), verifier: trustStoreVerifier(s.trust()) });
+      void relaySession.start().catch(() => {});
+      const session = pupil.connect(pupilEnd);
+      await session.start();
+      await session.caughtUp();
+      return () => {
+        session.close();
+        relaySession.close();
+      };
+    };
+    const close = await connect();
+    await eventually(() => pupil.replica.heads(group).length === MAX_HEADS + 6);
+    expect([...pupil.replica.heads(group)].sort()).toEqual([...teacher.replica.heads(group)].sort());
+    expect(pupil.state(group)?.name).toBe(teacher.state(group)?.name);
+    close();
+    // The pupil now lists the group itself: cut to MAX_HEADS, the other side sends ops it holds, nothing breaks.
+    const again = await connect();
+    expect(Math.max(...listed)).toBe(MAX_HEADS);
+    expect([...pupil.replica.heads(group)].sort()).toEqual([...teacher.replica.heads(group)].sort());
+    again();
+  }, 60_000);
 
   it('protocol version 2 (manifests) refuses a peer that speaks only version 1 with ERROR 2, and sends it nothing else', async () => {
     expect(PROTOCOL_VERSION).toBe(2);

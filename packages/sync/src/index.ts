@@ -2,6 +2,8 @@ export { type ByteStream, type FrameChannel, framedByteChannel, memoryChannelPai
 export {
   type CredentialKind,
   ErrorCode,
+  MAX_HEADS,
+  MAX_OPS,
   MIN_PROTOCOL_VERSION,
   MessageType,
   PROTOCOL_VERSION,

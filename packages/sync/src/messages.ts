@@ -55,8 +55,10 @@ export const ErrorCode = {
 } as const;
 
 const MAX_GROUPS = 10_000;
-const MAX_HEADS = 64;
-const MAX_OPS = 10_000;
+/** Most op ids one GROUPS item or HEADS message may list (a decoder refuses more). */
+export const MAX_HEADS = 64;
+/** Most ops one MEMBERSHIP message may carry (a decoder refuses more). */
+export const MAX_OPS = 10_000;
 /** The membership package's own bound on one op (a rotation sealed to many devices is large). */
 const MAX_OP_BYTES = 4 * 1024 * 1024;
 const MAX_BUCKETS = 4_000;

@@ -4,6 +4,8 @@ import { DecodeError, concatBytes } from '@schoolmesh/wire';
 import type { FrameChannel } from './channel.ts';
 import {
   ErrorCode,
+  MAX_HEADS,
+  MAX_OPS,
   MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
   type SyncMessage,
@@ -13,6 +15,9 @@ import {
 import type { LocalCredential, PeerInfo, PeerVerifier, SyncReplica } from './replica.ts';
 
 const sameChain = (a: Entry, b: Entry) => a.group === b.group && a.bucket === b.bucket && a.author === b.author;
+
+/** Ops go in MEMBERSHIP messages of about this many bytes (well under the 4 MiB frame); a larger op goes alone. */
+const MEMBERSHIP_BYTES = 1024 * 1024;
 
 const AUTH_CONTEXT = new TextEncoder().encode('schoolmesh/sync-auth/v1');
 
@@ -201,7 +206,7 @@ export class SyncSession {
       this.sendRemoval(group);
       return;
     }
-    this.send({ type: 'membership', group, ops });
+    this.sendMembership(group, ops);
     this.inbox = this.inbox.then(() => this.refreshGroup(group));
   }
 
@@ -223,7 +228,7 @@ export class SyncSession {
   async offerGroup(group: string): Promise<void> {
     if (this.closed || !this.authenticated || !this.peer) return;
     if (!this.opts.replica.mayKnow(this.peer, group)) return;
-    this.send({ type: 'membership', group, ops: this.opts.replica.membershipFor(group, []) });
+    this.sendMembership(group, this.opts.replica.membershipFor(group, []));
     this.inbox = this.inbox.then(() => this.refreshGroup(group));
   }
 
@@ -300,6 +305,25 @@ export class SyncSession {
     this.sendRaw(encodeMessage(m));
   }
 
+  /**
+   * Sends membership ops (parents first, as the log orders them) in MEMBERSHIP messages of at most MAX_OPS ops and
+   * about MEMBERSHIP_BYTES each, so a long log reaches the peer in parts that it applies one after another.
+   */
+  private sendMembership(group: string, ops: readonly Uint8Array[]): void {
+    let start = 0;
+    let bytes = 0;
+    for (let i = 0; i < ops.length; i++) {
+      const size = ops[i]!.length + 5;
+      if (i > start && (i - start >= MAX_OPS || bytes + size > MEMBERSHIP_BYTES)) {
+        this.send({ type: 'membership', group, ops: ops.slice(start, i) });
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    }
+    if (ops.length > start) this.send({ type: 'membership', group, ops: ops.slice(start) });
+  }
+
   private sendRaw(bytes: Uint8Array): void {
     if (this.closed) return;
     try {
@@ -349,7 +373,7 @@ export class SyncSession {
       case 'membership': {
         const result = await replica.applyMembership(m.group, m.ops, peer);
         // Ops whose parents we lack: tell the peer where we stand, it sends what is missing.
-        if (result.missing) this.send({ type: 'heads', group: m.group, heads: replica.heads(m.group) });
+        if (result.missing) this.send({ type: 'heads', group: m.group, heads: replica.heads(m.group).slice(0, MAX_HEADS) });
         if (result.fresh.length > 0) this.opts.onMembership?.(m.group, result.fresh, peer);
         await this.refreshGroup(m.group);
         return;
@@ -357,7 +381,7 @@ export class SyncSession {
       case 'heads': {
         if (!replica.knowsGroup(m.group) || !replica.mayKnow(peer, m.group)) return;
         const ops = replica.membershipFor(m.group, m.heads);
-        if (ops.length > 0) this.send({ type: 'membership', group: m.group, ops });
+        this.sendMembership(m.group, ops);
         return;
       }
       case 'summary':
@@ -456,8 +480,9 @@ export class SyncSession {
     this.peer = this.candidate;
     this.resolveReady(this.peer);
     const groups = await this.opts.replica.groupsFor(this.peer);
-    // groupsFor lists what the peer may know of; onGroups decides per group what it may read.
-    this.send({ type: 'groups', groups });
+    // groupsFor lists what the peer may know of; onGroups decides per group what it may read. Past MAX_HEADS
+    // concurrent heads the list is cut: the peer then sends some ops this side holds, which it ignores.
+    this.send({ type: 'groups', groups: groups.map((g) => (g.heads.length > MAX_HEADS ? { ...g, heads: g.heads.slice(0, MAX_HEADS) } : g)) });
   }
 
   /**
@@ -487,7 +512,7 @@ export class SyncSession {
         continue;
       }
       const ops = replica.membershipFor(group, theirHeads.get(group) ?? []);
-      if (ops.length > 0) this.send({ type: 'membership', group, ops });
+      if (ops.length > 0) this.sendMembership(group, ops);
       if (replica.mayRead(peer, group)) await this.sendSummary(group);
     }
     this.send({ type: 'summaries-done' });
@@ -500,7 +525,7 @@ export class SyncSession {
     const ops = this.opts.replica.removalFor(this.peer!, group, theirs);
     if (ops.length === 0) return;
     this.removalsSent.add(group);
-    this.send({ type: 'membership', group, ops });
+    this.sendMembership(group, ops);
   }
 
   private async sendSummary(group: string): Promise<void> {
