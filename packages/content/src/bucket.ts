@@ -83,6 +83,7 @@ function compareMessages(a: { ts: number; key: string }, b: { ts: number; key: s
 export class BucketDoc {
   readonly doc: Y.Doc;
   readonly docName: string;
+  private readonly clientIds = new Map<string, number>();
   readonly clientId: number;
   /** This device's key prefix (its client id in base 36). */
   readonly prefix: string;
@@ -104,7 +105,13 @@ export class BucketDoc {
 
   /** The client id `deviceId` writes with in this document. */
   clientIdOf(deviceId: string): number {
-    return clientIdFor(deviceId, this.docName);
+    // A hash per call: remembered, since every update of a catch-up and every listing asks again.
+    let id = this.clientIds.get(deviceId);
+    if (id === undefined) {
+      id = clientIdFor(deviceId, this.docName);
+      this.clientIds.set(deviceId, id);
+    }
+    return id;
   }
 
   /** Posts a message; returns its key. */

@@ -5,13 +5,15 @@ export function docNameFor(groupId: string, bucket: number): string {
   return `${groupId}/${bucket}`;
 }
 
+const utf8 = new TextEncoder();
+
 /**
  * The Yjs clientID a device writes with in one document: the first 53 bits of
  * SHA-256(utf8(deviceId + '\u0000' + docName)), never 0. Deterministic, so every replica can check authorship
  * of an update against the device the sync layer says signed it.
  */
 export function clientIdFor(deviceId: string, docName: string): number {
-  const h = sha256(new TextEncoder().encode(`${deviceId}\u0000${docName}`));
+  const h = sha256(utf8.encode(`${deviceId}\u0000${docName}`));
   let n = 0;
   for (let i = 0; i < 6; i++) n = n * 256 + h[i]!; // 48 bits, exact
   n = n * 32 + (h[6]! >> 3); // 53 bits, still a safe integer

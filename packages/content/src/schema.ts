@@ -145,8 +145,13 @@ function checkAttachment(a: unknown): string | null {
   return null;
 }
 
+const utf8 = new TextEncoder();
+
 function checkSize(v: unknown): string | null {
-  const bytes = new TextEncoder().encode(JSON.stringify(v)).length;
+  const json = JSON.stringify(v);
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most values are short enough not to need encoding.
+  if (json.length * 3 <= LIMITS.maxValueBytes) return null;
+  const bytes = utf8.encode(json).length;
   return bytes > LIMITS.maxValueBytes ? `value is ${bytes} bytes, more than ${LIMITS.maxValueBytes}` : null;
 }
 

@@ -3,6 +3,8 @@ import * as Y from 'yjs';
 import { describe, expect, it, vi } from 'vitest';
 import {
   BucketDoc,
+  LIMITS,
+  checkMessageValue,
   ContentError,
   authorPrefix,
   clientIdFor,
@@ -312,5 +314,20 @@ describe('BucketDoc operations', () => {
     // Merging again over an already-applied prefix is harmless.
     viaSingle.applyRemote(merged, 'dev-a');
     expect(viaSingle.messages()).toEqual(a.messages());
+  });
+});
+
+describe('message size', () => {
+  const attachment = (i: number) => ({ id: `a${i}`.padEnd(128, 'x'), name: '€'.repeat(255), mime: 'image/png'.padEnd(127, 'x'), size: 1, sha256: 'a'.repeat(64), key: 'k'.padEnd(128, 'x') });
+  it('counts UTF-8 bytes: every field within its own limit can still make a value over maxValueBytes', () => {
+    // 10,000 '€' are 30,000 bytes (3 each); 16 attachments with 255-'€' names add ~20,000 more.
+    const big = { t: '€'.repeat(LIMITS.maxTextLength), ts: T0, a: Array.from({ length: LIMITS.maxAttachments }, (_, i) => attachment(i)) };
+    expect(new TextEncoder().encode(JSON.stringify(big)).length).toBeGreaterThan(LIMITS.maxValueBytes);
+    expect(checkMessageValue(big)).toMatch(/more than/);
+    // The same text with nine attachments stays under the limit (in UTF-16 units it is over a third of it).
+    const fits = { ...big, a: big.a.slice(0, 9) };
+    expect(JSON.stringify(fits).length * 3).toBeGreaterThan(LIMITS.maxValueBytes);
+    expect(new TextEncoder().encode(JSON.stringify(fits)).length).toBeLessThanOrEqual(LIMITS.maxValueBytes);
+    expect(checkMessageValue(fits)).toBeNull();
   });
 });
