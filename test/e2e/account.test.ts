@@ -215,6 +215,26 @@ describe('web app: group info and direct messages', () => {
       // Both picked pupils get the group and the message, Ben in his browser and Mia on her device.
       const benEntry = ben.page.getByRole('link', { name: /AG Robotik/ });
       await expect.poll(() => benEntry.textContent(), { timeout: WAIT }).toContain('Werkraum');
+
+      // Ben finds a chat by its name or its last message, however he types it; Escape shows every chat again.
+      const chats = ben.page.getByRole('navigation', { name: 'Chats' }).getByRole('link');
+      const all = await chats.count();
+      expect(all).toBeGreaterThan(1);
+      const search = ben.page.getByRole('searchbox', { name: 'Chats durchsuchen' });
+      await search.fill('robo');
+      await expect.poll(() => chats.allTextContents()).toEqual([expect.stringContaining('AG Robotik')]);
+      await search.fill('WERKRAUM');
+      await expect.poll(() => chats.allTextContents()).toEqual([expect.stringContaining('AG Robotik')]);
+      await search.fill('klasse');
+      await expect.poll(() => chats.allTextContents()).toEqual([expect.stringContaining('Klasse 8c')]);
+      await expectNoAxeViolations(ben.page, 'chat search');
+      await screenshot(ben.page, '22-chat-search');
+      await search.fill('Zeugnisse');
+      await expect.poll(() => ben.page.getByRole('status').filter({ hasText: 'Keine Chats' }).textContent()).toContain('Keine Chats zu „Zeugnisse“ gefunden.');
+      expect(await chats.count()).toBe(0);
+      await search.press('Escape');
+      await expect.poll(() => chats.count()).toBe(all);
+      expect(await search.inputValue()).toBe('');
       const id = decodeURIComponent(await weber.page.evaluate(() => location.hash)).slice('#chat='.length);
       await expect
         .poll(

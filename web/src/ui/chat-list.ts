@@ -5,6 +5,7 @@ import type { ChatSummary, ConnectionStatus, ProfileSummary } from '../api/proto
 import { currentLocale, switchLocale } from '../i18n/locale.ts';
 import { avatarColour, initials, kindLabel, listTime } from './format.ts';
 import { bellIcon, devicesIcon, globeIcon, linkIcon, newChatIcon, offlineIcon, switchIcon } from './icons.ts';
+import { matchesName } from './people-search.ts';
 import { base } from './styles.ts';
 
 /** The chat list: every group of the profile with its last message, time and unread count. */
@@ -16,6 +17,7 @@ export class ChatList extends LitElement {
     selected: { type: String },
     loaded: { type: Boolean },
     canAskNotify: { type: Boolean, attribute: 'can-ask-notify' },
+    query: { state: true },
   };
   declare chats: ChatSummary[];
   declare profile: ProfileSummary | undefined;
@@ -23,6 +25,8 @@ export class ChatList extends LitElement {
   declare selected: string;
   declare loaded: boolean;
   declare canAskNotify: boolean;
+  /** What is typed into the search field: chats are filtered by their name, last message and its author. */
+  declare query: string;
 
   constructor() {
     super();
@@ -33,6 +37,30 @@ export class ChatList extends LitElement {
     this.selected = '';
     this.loaded = false;
     this.canAskNotify = false;
+    this.query = '';
+  }
+
+  /** The chats the search lets through (all of them while it is empty). */
+  private shown(): ChatSummary[] {
+    const q = this.query.trim();
+    if (!q) return this.chats;
+    return this.chats.filter((c) => matchesName(`${c.name} ${c.last && !c.last.deleted ? `${c.last.authorName} ${c.last.text}` : ''}`, q));
+  }
+
+  /** Escape empties the search first; ArrowDown goes to the first chat found. */
+  private onSearchKey(e: KeyboardEvent): void {
+    if (e.key === 'Escape' && this.query) {
+      e.preventDefault();
+      e.stopPropagation();
+      this.query = '';
+      (e.target as HTMLInputElement).value = '';
+    } else if (e.key === 'ArrowDown') {
+      const first = this.renderRoot.querySelector<HTMLAnchorElement>('a.chat');
+      if (first) {
+        e.preventDefault();
+        first.focus();
+      }
+    }
   }
 
   /** Arrow keys move between chats; Home and End jump. */
@@ -89,6 +117,7 @@ export class ChatList extends LitElement {
   override render() {
     const other = currentLocale() === 'de' ? 'en' : 'de';
     const p = this.profile;
+    const shown = this.shown();
     return html`
       <header class="bar">
         ${p ? html`<span class="avatar small" style="background:${avatarColour(p.account)}" aria-hidden="true">${initials(p.displayName)}</span>` : nothing}
@@ -133,13 +162,32 @@ export class ChatList extends LitElement {
             </button>
           </div>`
         : nothing}
+      ${this.chats.length > 0
+        ? html`<div class="search" role="search">
+            <input
+              type="search"
+              .value=${this.query}
+              aria-label=${msg('Chats durchsuchen', { id: 'list.search' })}
+              placeholder=${msg('Suchen', { id: 'list.search-placeholder' })}
+              enterkeyhint="search"
+              autocomplete="off"
+              @input=${(e: InputEvent) => {
+                this.query = (e.target as HTMLInputElement).value;
+              }}
+              @keydown=${this.onSearchKey}
+            />
+          </div>`
+        : nothing}
       <nav aria-label=${msg('Chats', { id: 'list.title' })}>
         ${this.loaded && this.chats.length === 0
           ? html`<p class="empty">${msg('Noch keine Chats. Sobald deine Lehrkraft dich zu einer Gruppe hinzufügt, erscheint sie hier.', { id: 'list.empty' })}</p>`
           : nothing}
+        ${this.query.trim() && shown.length === 0
+          ? html`<p class="empty" role="status">${msg(str`Keine Chats zu „${this.query.trim()}“ gefunden.`, { id: 'list.search-none' })}</p>`
+          : nothing}
         <ul @keydown=${this.onKey}>
           ${repeat(
-            this.chats,
+            shown,
             (c) => c.id,
             (c) => html`<li>
               <a class="chat" href="#chat=${encodeURIComponent(c.id)}" aria-current=${c.id === this.selected ? 'page' : 'false'}>
@@ -245,6 +293,26 @@ export class ChatList extends LitElement {
         width: 100%;
         height: 6px;
         accent-color: var(--brand);
+      }
+      .search {
+        padding: 8px 12px;
+        border-bottom: 1px solid var(--line);
+      }
+      .search input {
+        width: 100%;
+        box-sizing: border-box;
+        padding: 8px 14px;
+        border: 1px solid var(--line);
+        border-radius: 20px;
+        background: var(--panel-alt);
+        color: inherit;
+        font: inherit;
+        font-size: 0.95rem;
+      }
+      .search input:focus-visible {
+        outline: 2px solid var(--brand);
+        outline-offset: 1px;
+        background: var(--panel);
       }
       nav {
         flex: 1;
