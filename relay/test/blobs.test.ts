@@ -11,7 +11,7 @@ import type { Libp2p } from '@libp2p/interface';
 import { multiaddr } from '@multiformats/multiaddr';
 import { trustFor } from '@schoolmesh/client';
 import { connectToRelay } from '@schoolmesh/client/node';
-import { generateAgreementKeyPair, generateSigningKeyPair, randomBytes, sealBlob } from '@schoolmesh/crypto';
+import { generateAgreementKeyPair, generateSigningKeyPair, paddedLength, randomBytes, sealBlob } from '@schoolmesh/crypto';
 import { AttachmentError, Engine, ManualClock } from '@schoolmesh/engine';
 import { deviceIdentity, issueDeviceCertificate } from '@schoolmesh/identity';
 import { BUCKET_MS, bucketOf, defaultGroupPolicy } from '@schoolmesh/model';
@@ -117,7 +117,7 @@ describe('blobs on one relay', () => {
     const files = await blobFiles(setup);
     expect(files).toEqual([join(setup.dir, 'blobs', group, String(posted.bucket).padStart(10, '0'), att.id)]);
     const onDisk = await readFile(files[0]!);
-    expect(onDisk.length).toBe(image.length + 40);
+    expect(onDisk.length).toBe(paddedLength(image.length) + 40);
     expect(onDisk.indexOf(Buffer.from('SCHOOLMESH-PLAINTEXT-MARKER'))).toBe(-1);
     expect(onDisk.indexOf(Buffer.from(image.subarray(5000, 5064)))).toBe(-1);
     expect(await relay.metrics()).toMatch(/schoolmesh_blob_requests_total\{op="put",outcome="ok"\} 1\b/);
@@ -142,7 +142,7 @@ describe('blobs on one relay', () => {
       .postWithAttachments(group, { text: 'zu groß' }, [{ name: 'riesig.pdf', mime: 'application/pdf', bytes: testImage(LIMIT) }])
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(AttachmentError);
-    expect((error as AttachmentError).message).toBe(`upload refused: blob of ${LIMIT + 40} bytes exceeds this relay's limit of ${LIMIT} bytes`);
+    expect((error as AttachmentError).message).toBe(`upload refused: blob of ${paddedLength(LIMIT) + 40} bytes exceeds this relay's limit of ${LIMIT} bytes`);
     expect((await blobFiles(setup)).length).toBe(before);
     expect((await ben.engine.messages(group)).map((m) => m.text)).not.toContain('zu groß');
   });
@@ -206,7 +206,7 @@ describe('blobs on one relay', () => {
     expect(await alive(relay)).toBe(true);
     const ref = (await blobFiles(setup))[0]!.split('/').slice(-3);
     const bytes = await getBlob(await openBlobChannel(ben.connection!.node, relayPeer(relay)), { group: ref[0]!, bucket: Number(ref[1]), id: ref[2]! }, LIMIT);
-    expect(bytes.length).toBe(120_040);
+    expect(bytes.length).toBe(paddedLength(120_000) + 40);
     expect(await alive(relay)).toBe(true);
   });
 
@@ -246,7 +246,7 @@ describe('blobs on one relay', () => {
     // Lowered size limit: refused with the new limit in the message.
     await rewriteConfig(setup, { limits: { blobBytes: 1_000, blobBytesPerMinutePerDevice: 10 * BUDGET } });
     expect(await relay.reload()).toMatch(/"msg":"config reloaded"/);
-    expect(await put(2_000)).toBe(`${BlobErrorCode.TooLarge} blob of 2040 bytes exceeds this relay's limit of 1000 bytes`);
+    expect(await put(2_000)).toBe(`${BlobErrorCode.TooLarge} blob of ${paddedLength(2_000) + 40} bytes exceeds this relay's limit of 1000 bytes`);
     expect(await put(500)).toBe('ok');
     expect(relay.child.pid).toBe(pid);
   });

@@ -3,7 +3,7 @@
  * (WebCrypto first, @noble/* and @hpke/core otherwise). See README.md for the choices and measurements.
  */
 export { CryptoError, type CryptoErrorCode } from './errors.ts';
-export { BLOB_KEY_BYTES, BLOB_NONCE_BYTES, BLOB_OVERHEAD_BYTES, blobId, openBlob, type SealedBlob, sealBlob } from './blob.ts';
+export { BLOB_KEY_BYTES, BLOB_NONCE_BYTES, BLOB_OVERHEAD_BYTES, blobId, openBlob, paddedLength, type SealedBlob, sealBlob } from './blob.ts';
 export { type Backend, cryptoBackends, useNobleFallback } from './backend.ts';
 export {
   clearVerificationCaches,

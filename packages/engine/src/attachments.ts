@@ -1,9 +1,12 @@
 import type { Attachment } from '@schoolmesh/content';
-import { CryptoError, openBlob, sealBlob } from '@schoolmesh/crypto';
+import { CryptoError, openBlob, paddedLength, sealBlob } from '@schoolmesh/crypto';
 import type { StorageAdapter } from '@schoolmesh/storage';
 import { fromBase64Url, fromHex, toBase64Url, toHex } from '@schoolmesh/wire';
 
-/** Largest attachment a device sends (plaintext bytes); relays enforce their own limit on the sealed blob. */
+/**
+ * Largest attachment a device sends (plaintext bytes); relays enforce their own limit on the sealed blob. Padded,
+ * it stays 10 MiB (a multiple of Padmé's step there), so the relays' default of 10 MiB + 40 bytes takes it.
+ */
 export const MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024;
 /** Sealing adds a nonce and a tag. */
 const SEALING_BYTES = 40;
@@ -61,16 +64,16 @@ export function sealAttachment(input: AttachmentInput): { sealed: Uint8Array; at
 export function openAttachment(sealed: Uint8Array, a: Attachment): Uint8Array {
   if (!a.key) throw new AttachmentError('corrupt', 'the attachment carries no key');
   try {
-    return openBlob(sealed, { id: fromBase64Url(a.id), key: fromBase64Url(a.key), plainHash: fromHex(a.sha256) });
+    return openBlob(sealed, { id: fromBase64Url(a.id), key: fromBase64Url(a.key), plainHash: fromHex(a.sha256), size: a.size });
   } catch (error) {
     if (error instanceof CryptoError) throw new AttachmentError('corrupt', `attachment does not verify: ${error.message}`);
     throw new AttachmentError('corrupt', 'attachment reference is malformed');
   }
 }
 
-/** Largest sealed blob a reference can stand for. */
+/** Largest sealed blob a reference can stand for (its size padded, plus nonce and tag). */
 export function sealedSizeOf(a: Attachment): number {
-  return a.size + SEALING_BYTES;
+  return paddedLength(a.size) + SEALING_BYTES;
 }
 
 /** Removes local blobs of buckets older than `oldest` in one group. */
