@@ -26,6 +26,21 @@ function windowWatch(sending: FrameChannel, receiving: FrameChannel) {
   return watch;
 }
 
+/** A teacher's engine with a club Ben is in; `store` adds ops to its log, `serve` answers a device from its replica. */
+async function teacherWithClub() {
+  const s = await testSchool();
+  const identity = await s.device('schmidt', 'teacher');
+  const teacher = await s.engine(identity, undefined, { autoPack: false });
+  const group = await teacher.createGroup({ kind: 'club', name: 'AG', members: [{ account: s.ref('ben'), role: 'member' }] });
+  const store = (ops: Uint8Array[]) => teacher.replica.applyMembership(group, ops, { kind: 'device', id: identity.id, school: identity.certificate.school });
+  const serve = (channel: FrameChannel) => {
+    const session = new SyncSession({ channel, replica: teacher.replica, credential: deviceCredential(identity), verifier: trustStoreVerifier(s.trust()) });
+    void session.start().catch(() => {});
+    return session;
+  };
+  return { s, identity, teacher, group, store, serve };
+}
+
 describe('sync session: catch-up, backpressure, progress', () => {
   it('a device catches a fresh one up in batches, never more than the window in flight, runs kept whole, with progress n of m', async () => {
     const s = await testSchool();
@@ -80,35 +95,31 @@ describe('sync session: catch-up, backpressure, progress', () => {
   });
 
   it('a membership log longer than one MEMBERSHIP message may carry reaches a fresh device in parts, parents first', async () => {
-    const s = await testSchool();
-    const teacherIdentity = await s.device('schmidt', 'teacher');
-    const teacher = await s.engine(teacherIdentity, undefined, { autoPack: false });
-    const group = await teacher.createGroup({ kind: 'club', name: 'AG 0', members: [{ account: s.ref('ben'), role: 'member' }] });
+    const { s, identity, teacher, group, store, serve } = await teacherWithClub();
     // More ops than a decoder accepts in one message (MAX_OPS): 10,050 renames, each on the previous head.
     let heads = teacher.replica.heads(group);
     const ops: Uint8Array[] = [];
     const count = MAX_OPS + 50;
     for (let i = 1; i <= count; i++) {
-      const op = await createOp(teacherIdentity, group, heads, { type: 'rename', name: `AG ${i}` }, s.clock.now());
+      const op = await createOp(identity, group, heads, { type: 'rename', name: `AG ${i}` }, s.clock.now());
       ops.push(op.bytes);
       heads = [op.id];
     }
-    const stored = await teacher.replica.applyMembership(group, ops, { kind: 'device', id: teacherIdentity.id, school: teacherIdentity.certificate.school });
-    expect(stored.applied).toBe(count);
+    expect((await store(ops)).applied).toBe(count);
 
     const pupil = await s.engine(await s.device('ben', 'pupil'), undefined, { autoPack: false });
     const [relayEnd, pupilEnd] = memoryChannelPair();
     const sizes: number[] = [];
     const send = relayEnd.send.bind(relayEnd);
     relayEnd.send = (frame) => {
+      // The receiver's decoder judges the frame; this only counts what it can read.
       try {
         const m = decodeMessage(frame);
         if (m.type === 'membership' && m.group === group) sizes.push(m.ops.length);
       } catch {}
       send(frame);
     };
-    const relaySession = new SyncSession({ channel: relayEnd, replica: teacher.replica, credential: deviceCredential(teacherIdentity), verifier: trustStoreVerifier(s.trust()) });
-    void relaySession.start().catch(() => {});
+    const relaySession = serve(relayEnd);
     const session = pupil.connect(pupilEnd);
     await session.start();
     await eventually(() => pupil.state(group)?.name === `AG ${count}`, 120_000);
@@ -121,15 +132,12 @@ describe('sync session: catch-up, backpressure, progress', () => {
   }, 180_000);
 
   it('a group with more concurrent heads than GROUPS may list still syncs, both ways, and a reconnect changes nothing', async () => {
-    const s = await testSchool();
-    const teacherIdentity = await s.device('schmidt', 'teacher');
-    const teacher = await s.engine(teacherIdentity, undefined, { autoPack: false });
-    const group = await teacher.createGroup({ kind: 'club', name: 'AG', members: [{ account: s.ref('ben'), role: 'member' }] });
+    const { s, identity, teacher, group, store, serve } = await teacherWithClub();
     // MAX_HEADS + 6 concurrent renames of the same parent: the log has that many heads.
     const parents = teacher.replica.heads(group);
     const ops: Uint8Array[] = [];
-    for (let i = 0; i < MAX_HEADS + 6; i++) ops.push((await createOp(teacherIdentity, group, parents, { type: 'rename', name: `AG ${i}` }, s.clock.now())).bytes);
-    await teacher.replica.applyMembership(group, ops, { kind: 'device', id: teacherIdentity.id, school: teacherIdentity.certificate.school });
+    for (let i = 0; i < MAX_HEADS + 6; i++) ops.push((await createOp(identity, group, parents, { type: 'rename', name: `AG ${i}` }, s.clock.now())).bytes);
+    await store(ops);
     expect(teacher.replica.heads(group).length).toBe(MAX_HEADS + 6);
 
     const pupil = await s.engine(await s.device('ben', 'pupil'), undefined, { autoPack: false });
@@ -139,7 +147,6 @@ describe('sync session: catch-up, backpressure, progress', () => {
       for (const end of [relayEnd, pupilEnd]) {
         const send = end.send.bind(end);
         end.send = (frame) => {
-          // The receiver's decoder judges the frame; this only counts what it can read.
           try {
             const m = decodeMessage(frame);
             if (m.type === 'groups') for (const g of m.groups) listed.push(g.heads.length);
@@ -148,8 +155,7 @@ describe('sync session: catch-up, backpressure, progress', () => {
           send(frame);
         };
       }
-      const relaySession = new SyncSession({ channel: relayEnd, replica: teacher.replica, credential: deviceCredential(teacherIdentity), verifier: trustStoreVerifier(s.trust()) });
-      void relaySession.start().catch(() => {});
+      const relaySession = serve(relayEnd);
       const session = pupil.connect(pupilEnd);
       await session.start();
       await session.caughtUp();
