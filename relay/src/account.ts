@@ -106,6 +106,7 @@ export class AccountService {
           .sort((a, b) => a.issuedAt - b.issuedAt)
           .map((d) => {
             const lastSeen = hub.lastSeen(d.device);
+            const revoked = enrollment.isRevoked(d.device);
             return {
               device: d.device,
               name: d.name ?? '',
@@ -114,7 +115,8 @@ export class AccountService {
               online: hub.isOnline(d.device),
               current: d.device === caller.device,
               via: d.via,
-              revoked: enrollment.isRevoked(d.device),
+              revoked,
+              ...(d.certificate && !revoked ? { certificate: d.certificate } : {}),
             };
           });
         return { type: 'devices', devices };

@@ -12,7 +12,7 @@ import {
 } from '@schoolmesh/identity';
 import { type Role, roles } from '@schoolmesh/model';
 import type { StorageAdapter } from '@schoolmesh/storage';
-import { toHex } from '@schoolmesh/wire';
+import { toBase64Url, toHex } from '@schoolmesh/wire';
 import type { RelayKeys } from './keystore.ts';
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -92,6 +92,8 @@ export interface IssuedDevice {
   approvedBy?: string;
   /** When the certificate was last renewed. */
   renewedAt?: number;
+  /** The newest certificate issued for it (base64url of its encoding; records from before it was kept lack it). */
+  certificate?: string;
 }
 
 const CODE = (hash: string) => ['relay', 'code', hash] as const;
@@ -256,10 +258,11 @@ export class Enrollment {
       notAfter: cert.notAfter,
       via,
       ...(approvedBy ? { approvedBy } : {}),
+      certificate: toBase64Url(cert.bytes),
     };
     // A renewal keeps the device's record (how and when it enrolled, its name) and moves only its end.
     const previous = via === 'renewal' ? await this.device(device) : undefined;
-    const record: IssuedDevice = previous ? { ...previous, notAfter: cert.notAfter, renewedAt: now } : issued;
+    const record: IssuedDevice = previous ? { ...previous, notAfter: cert.notAfter, renewedAt: now, certificate: issued.certificate } : issued;
     await this.storage.save(DEVICE(device), utf8.encode(JSON.stringify(record)));
     return cert;
   }

@@ -11,8 +11,10 @@ import { streamChannel } from '@schoolmesh/net-libp2p';
 
 export const ACCOUNT_PROTOCOL = '/schoolmesh/account/1';
 export const ACCOUNT_VERSION = 1;
-/** A request or response larger than this is refused (a list of 100 devices fits easily). */
+/** A request larger than this is refused. */
 export const MAX_ACCOUNT_FRAME = 64 * 1024;
+/** A response larger than this is refused (a list of 200 devices with their certificates fits). */
+export const MAX_ACCOUNT_RESPONSE = 1024 * 1024;
 /** Stream options: a device asks rarely; a few streams at once are plenty. */
 export const ACCOUNT_STREAM_OPTIONS = { maxInboundStreams: 4, maxOutboundStreams: 4, runOnLimitedConnection: false } as const;
 
@@ -49,6 +51,11 @@ export interface AccountDevice {
   /** How it was enrolled: 'code', 'approval' (a code from another device of the account), or a sign-in method ('ldap'). */
   via: string;
   revoked: boolean;
+  /**
+   * The device's certificate as the relay issued it (base64url of its encoding), for devices that are not revoked:
+   * what another device of the account needs to approve it into its groups. Records from before it was kept lack it.
+   */
+  certificate?: string;
 }
 
 export type AccountErrorCode = 'bad-request' | 'not-enrolled' | 'not-yours' | 'too-many-codes' | 'internal';
@@ -84,8 +91,8 @@ function frameOf(type: number, body: unknown): Uint8Array {
   return out;
 }
 
-function open(bytes: Uint8Array): { type: number; body: Record<string, unknown> } {
-  if (bytes.length < 2 || bytes.length > MAX_ACCOUNT_FRAME) throw new AccountProtocolError('bad-request', 'frame size out of range');
+function open(bytes: Uint8Array, max = MAX_ACCOUNT_FRAME): { type: number; body: Record<string, unknown> } {
+  if (bytes.length < 2 || bytes.length > max) throw new AccountProtocolError('bad-request', 'frame size out of range');
   if (bytes[0] !== ACCOUNT_VERSION) throw new AccountProtocolError('bad-request', `unknown version ${bytes[0]}`);
   let body: unknown;
   try {
@@ -176,6 +183,11 @@ function str(v: unknown, what: string, max = 200): string {
   return v;
 }
 
+function base64url(v: unknown, what: string, max: number): string {
+  if (typeof v !== 'string' || v.length === 0 || v.length > max || !/^[A-Za-z0-9_-]+$/.test(v)) throw new AccountProtocolError('bad-response', `${what}: base64url`);
+  return v;
+}
+
 function bool(v: unknown, what: string): boolean {
   if (typeof v !== 'boolean') throw new AccountProtocolError('bad-response', `${what}: true or false`);
   return v;
@@ -185,7 +197,7 @@ function bool(v: unknown, what: string): boolean {
 export function decodeAccountResponse(bytes: Uint8Array): AccountResponse {
   let opened: ReturnType<typeof open>;
   try {
-    opened = open(bytes);
+    opened = open(bytes, MAX_ACCOUNT_RESPONSE);
   } catch (error) {
     throw new AccountProtocolError('bad-response', (error as Error).message);
   }
@@ -206,6 +218,7 @@ export function decodeAccountResponse(bytes: Uint8Array): AccountResponse {
           current: bool(o.current, 'current'),
           via: str(o.via, 'via', 64),
           revoked: bool(o.revoked, 'revoked'),
+          ...(o.certificate === undefined ? {} : { certificate: base64url(o.certificate, 'certificate', 8192) }),
         };
       });
       return { type: 'devices', devices };

@@ -1,9 +1,10 @@
 import { type Attachment, BucketDoc, type ChatMessage, mergeOwnUpdates, type PostInput } from '@schoolmesh/content';
 import { chainSeed, type Entry, MAX_ENTRY_CIPHERTEXT, openEntry, sealEntry, signManifest } from '@schoolmesh/entries';
-import type { DeviceIdentity, TrustStore } from '@schoolmesh/identity';
+import type { DeviceCertificate, DeviceIdentity, TrustStore } from '@schoolmesh/identity';
 import {
   canPost,
   canRead,
+  certificateDeviceId,
   createOp,
   type GroupState,
   mayReceiveEpoch,
@@ -33,6 +34,7 @@ import { BlobOutbox, isPermanentRefusal } from './blob-outbox.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { deviceCredential, trustStoreVerifier } from './credentials.ts';
 import { KeyRing } from './keyring.ts';
+import { type GroupEvent, groupHistory } from './group-history.ts';
 
 export interface EngineOptions {
   storage: StorageAdapter;
@@ -223,6 +225,12 @@ export class Engine {
     return this.replica.state(group);
   }
 
+  /** Who changed the group's membership, policy or name, and when (`group-history.ts`); empty for an unknown group. */
+  history(group: string): GroupEvent[] {
+    const log = this.replica.log(group);
+    return log ? groupHistory(log.ops(), log.state()) : [];
+  }
+
   private requireState(group: string): GroupState {
     const s = this.replica.state(group);
     if (!s) throw new EngineError('unknown-group', `unknown group ${group}`);
@@ -315,6 +323,30 @@ export class Engine {
         } catch (error) {
           this.opts.log?.('warn', `could not list the renewed certificate in ${group}: ${(error as Error).message}`);
         }
+      });
+    }
+    return listed;
+  }
+
+  /**
+   * Approves another device of this account: lists its `certificate` (from the relay's account protocol, checked
+   * here against the school's trust) in every group this device is listed in, after which this device shares the
+   * group's keys with it. A further device of an account gets into its groups only this way (or by an owner or
+   * moderator): the school alone cannot slip a device into someone's chats (docs/threat-model.md). Returns in how
+   * many groups it was listed.
+   */
+  async approveDevice(certificate: DeviceCertificate): Promise<number> {
+    const verified = await this.opts.trust.verifyDevice(certificate);
+    if (verified.accountRef !== this.account) throw new EngineError('forbidden', 'only a device of this account can be approved by it');
+    const id = certificateDeviceId(certificate);
+    if (id === this.deviceId) return 0;
+    let listed = 0;
+    for (const group of this.replica.groups()) {
+      await this.serial(async () => {
+        const s = this.replica.state(group);
+        if (!s || this.removedFrom.has(group) || !s.members.has(this.account) || !s.devices.has(this.deviceId) || s.devices.has(id)) return;
+        await this.signAndCommit(group, { type: 'add-device', certificate });
+        listed++;
       });
     }
     return listed;
