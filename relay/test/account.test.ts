@@ -8,7 +8,9 @@ import type { Libp2p } from '@libp2p/interface';
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr';
 import { type EnrollError, enroll } from '@schoolmesh/client';
 import { ACCOUNT_PROTOCOL, type AccountRequest, accountCall, decodeAccountResponse, encodeAccountRequest } from '@schoolmesh/client/account';
+import { decodeDeviceCertificate, deviceIdOf } from '@schoolmesh/identity';
 import { streamChannel } from '@schoolmesh/net-libp2p';
+import { fromBase64Url, toBase64Url } from '@schoolmesh/wire';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayDevice, enrolledDevice, until } from './support/devices.ts';
 import { rawNode } from './support/raw-peer.ts';
@@ -66,6 +68,11 @@ describe('account protocol at a relay process', () => {
     expect(devices.find((d) => d.device === phone.identity.id)).toMatchObject({ current: false, online: true });
     expect(me.lastSeen).toBeGreaterThan(0);
     expect(devices.some((d) => d.device === mia.identity.id)).toBe(false);
+    // Each with the certificate the relay issued: what the laptop needs to approve the phone into its groups.
+    expect(me.certificate).toBe(toBase64Url(laptop.identity.certificate.bytes));
+    const phoneCert = decodeDeviceCertificate(fromBase64Url(devices.find((d) => d.device === phone.identity.id)!.certificate!));
+    expect(deviceIdOf(phoneCert.deviceKey)).toBe(phone.identity.id);
+    expect(phoneCert.bytes).toEqual(phone.identity.certificate.bytes);
   });
 
   it('renames a device of its own account, not one of another account', async () => {
@@ -96,7 +103,10 @@ describe('account protocol at a relay process', () => {
     await until(() => session.isClosed, 5_000, "the phone's session dropped");
     expect(session.closeReason).toMatch(/revoked/);
     expect(laptopSession.isClosed).toBe(false);
-    expect((await list(laptop)).find((d) => d.device === phone.identity.id)).toMatchObject({ revoked: true, online: false });
+    const revoked = (await list(laptop)).find((d) => d.device === phone.identity.id);
+    expect(revoked).toMatchObject({ revoked: true, online: false });
+    // A revoked device's certificate is not handed out any more (nobody should approve it).
+    expect(revoked?.certificate).toBeUndefined();
     // The revoked phone can no longer use the account protocol either.
     const phoneNode = await rawNode(phone.identity.signing.seed);
     nodes.push(phoneNode);
