@@ -34,6 +34,7 @@ import { BlobOutbox, isPermanentRefusal } from './blob-outbox.ts';
 import { type Clock, systemClock } from './clock.ts';
 import { deviceCredential, trustStoreVerifier } from './credentials.ts';
 import { KeyRing } from './keyring.ts';
+import { OwnDevices } from './own-devices.ts';
 import { type GroupEvent, groupHistory } from './group-history.ts';
 
 export interface EngineOptions {
@@ -148,6 +149,7 @@ export class Engine {
   /** Groups this device has been removed from (known at open or told by `removed` events since). */
   private readonly removedFrom = new Set<string>();
   private blobs: BlobTransport | undefined;
+  private ownDevices!: OwnDevices;
   /** Own attachments still to be uploaded (written offline, or refused for a moment). */
   private outbox!: BlobOutbox;
 
@@ -171,6 +173,7 @@ export class Engine {
     const replica = await Replica.open(replicaOpts);
     const keys = await KeyRing.open(opts.storage);
     const engine = new Engine(opts, replica, keys);
+    engine.ownDevices = await OwnDevices.open(opts.storage);
     engine.outbox = await BlobOutbox.open(opts.storage, (a) => engine.emit({ type: 'uploaded', group: a.group, bucket: a.bucket, id: a.id }), opts.log);
     await engine.expire();
     for (const group of replica.groups()) await engine.serial(() => engine.reconcileKeys(group));
@@ -340,16 +343,43 @@ export class Engine {
     if (verified.accountRef !== this.account) throw new EngineError('forbidden', 'only a device of this account can be approved by it');
     const id = certificateDeviceId(certificate);
     if (id === this.deviceId) return 0;
+    await this.ownDevices.add(certificate);
     let listed = 0;
-    for (const group of this.replica.groups()) {
-      await this.serial(async () => {
-        const s = this.replica.state(group);
-        if (!s || this.removedFrom.has(group) || !s.members.has(this.account) || !s.devices.has(this.deviceId) || s.devices.has(id)) return;
-        await this.signAndCommit(group, { type: 'add-device', certificate });
-        listed++;
-      });
+    for (const group of this.replica.groups()) listed += await this.serial(() => this.listOwnDevices(group, [certificate], false));
+    return listed;
+  }
+
+  /**
+   * Lists the given devices of this account (vouched for by this device) in `group` where this device is listed
+   * and they are not; skips any the school revoked or whose certificate ended, and, with `respectRemovals`, any that
+   * was taken out of this group before (a moderator's removal of a lost device stands). Runs on the write queue.
+   */
+  private async listOwnDevices(group: string, certificates: readonly DeviceCertificate[], respectRemovals = true): Promise<number> {
+    let listed = 0;
+    for (const certificate of certificates) {
+      const s = this.replica.state(group);
+      if (!s || this.removedFrom.has(group) || !s.members.has(this.account) || !s.devices.has(this.deviceId)) return listed;
+      const id = certificateDeviceId(certificate);
+      if (s.devices.has(id)) continue;
+      if (respectRemovals && this.replica.log(group)?.ops().some((op) => op.body.type === 'remove-device' && op.body.device === id)) continue;
+      if (!(await this.opts.trust.verifyDevice(certificate).then(() => true, () => false))) continue;
+      await this.signAndCommit(group, { type: 'add-device', certificate });
+      listed++;
     }
     return listed;
+  }
+
+  /**
+   * The device of this account that listed this one in `group` (its approver), which this device vouches for in
+   * turn: a group this device got into first (the two joined at once) then gets the approver too.
+   */
+  private async noteApprover(state: GroupState): Promise<void> {
+    const addedBy = state.devices.get(this.deviceId)?.addedBy;
+    const op = addedBy ? this.replica.log(state.id)?.get(addedBy) : undefined;
+    if (op?.body.type !== 'add-device') return;
+    const author = op.author;
+    if (`${author.account}@${author.school}` !== this.account || certificateDeviceId(author) === this.deviceId) return;
+    if (!this.ownDevices.has(certificateDeviceId(author))) await this.ownDevices.add(author);
   }
 
   /** The identity this device presents (changes with `renewIdentity`). */
@@ -453,6 +483,10 @@ export class Engine {
       }
     }
     if (!state.devices.has(this.deviceId)) return;
+    await this.noteApprover(state);
+    // Renewed certificates of the devices this one vouches for: the newest listed anywhere is the one to list next.
+    for (const [id, entry] of state.devices) if (this.ownDevices.has(id)) await this.ownDevices.add(entry.certificate);
+    if (this.opts.autoKeys !== false && (await this.listOwnDevices(group, this.ownDevices.list())) > 0) state = this.replica.state(group)!;
     let opened = 0;
     for (const epoch of state.epochs) {
       const id = epochIdOf(epoch);
