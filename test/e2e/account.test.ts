@@ -294,6 +294,8 @@ describe('web app: group info and direct messages', () => {
     await phone.page.getByRole('link', { name: /Klasse 8c/ }).waitFor({ timeout: WAIT });
     expect(await phone.page.locator('sm-chat-list .sub').first().textContent()).toContain('Ben Öztürk');
     await expect.poll(() => phone.page.getByRole('status').first().textContent(), { timeout: WAIT }).toContain('Verbunden');
+    // The laptop asked for the code, so it approves the phone into its chats by itself: the phone reads the class.
+    await expect.poll(() => phone.page.getByRole('link', { name: /Klasse 8c/ }).textContent(), { timeout: WAIT }).toContain('Willkommen in der 8c');
 
     // The laptop lists it, approved by one of Ben's devices, and signs it out.
     await page.keyboard.press('Escape');
@@ -317,9 +319,36 @@ describe('web app: group info and direct messages', () => {
     await page.keyboard.press('Escape');
     await expect.poll(() => dialog.count()).toBe(0);
     await phone.context.close();
+
+    // A tablet signed in with a code from the school (not from one of Ben's devices): the school alone cannot put a
+    // device into Ben's chats. It waits until Ben confirms it on the laptop.
+    const tablet = await openPupil(browser, { viewport: { width: 400, height: 760 } });
+    try {
+      await tablet.page.goto(relay.http);
+      await enrollWith(tablet.page, await relay.issueCode('ben', 'pupil', 'Ben Öztürk'), '2468');
+      const tabletClass = tablet.page.getByRole('link', { name: /Klasse 8c/ });
+      await expect.poll(() => tabletClass.textContent(), { timeout: WAIT }).toContain('Bestätige dieses Gerät');
+      dialog = await openDevices();
+      items = dialog.getByRole('list', { name: 'Geräte deines Kontos' }).getByRole('listitem');
+      const waiting = items.filter({ hasText: 'Wartet auf Bestätigung' });
+      await expect.poll(() => waiting.count(), { timeout: WAIT }).toBe(1);
+      await waiting.getByRole('button', { name: /bestätigen$/ }).click();
+      const approve = dialog.getByRole('group', { name: /bestätigen\?$/ });
+      await expect.poll(() => approve.textContent()).toContain('alle deine Chats lesen');
+      await expectNoAxeViolations(page, 'my devices (approve)');
+      await screenshot(page, '23-my-devices-approve');
+      await approve.getByRole('button', { name: 'Bestätigen' }).click();
+      await expect.poll(() => waiting.count(), { timeout: WAIT }).toBe(0);
+      await expect.poll(() => tabletClass.textContent(), { timeout: WAIT }).toContain('Willkommen in der 8c');
+      await page.keyboard.press('Escape');
+      await expect.poll(() => dialog.count()).toBe(0);
+      expect(tablet.errors).toEqual([]);
+    } finally {
+      await tablet.context.close();
+    }
     expect(ben.errors).toEqual([]);
-    // A second browser enrolls in this test: more than the default minute on a loaded machine.
-  }, 150_000);
+    // Two more browsers enroll in this test: more than the default minute on a loaded machine.
+  }, 240_000);
 
   it('locks itself after a stretch without input, and removes a profile from the picker only with its PIN', async () => {
     const page = ben.page;

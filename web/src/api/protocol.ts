@@ -40,6 +40,8 @@ export interface ChatSummary {
   canPost: boolean;
   /** The group keys reached this device (until then, the chat shows a waiting note). */
   canRead: boolean;
+  /** This device is not in the group yet and another device of the account is: it must approve this one. */
+  awaitingApproval?: boolean;
   retentionDays: number;
   last?: { text: string; authorName: string; ts: number; mine: boolean; deleted: boolean };
   unread: number;
@@ -132,7 +134,10 @@ export interface Person {
 }
 
 /** One device of this account, as the school's relay knows it ("Meine Geräte"): the account protocol's record. */
-export type MyDevice = AccountDevice;
+export type MyDevice = AccountDevice & {
+  /** A device of this account missing from chats this device is in: it reads them once approved ("Bestätigen"). */
+  awaitingApproval?: boolean;
+};
 
 /** A one-time code that enrolls another device of this account (device approval), valid for a few minutes. */
 export interface ApprovalCode {
@@ -214,8 +219,13 @@ export interface EngineApi {
   renameDevice(args: { device: string; name: string }): null;
   /** Revokes a device of this account: the relay drops it within seconds. */
   revokeDevice(args: { device: string }): null;
-  /** Asks the relay for a short-lived one-time code for a new device of this account. */
+  /**
+   * Asks the relay for a short-lived one-time code for a new device of this account; the device that enrolls with it
+   * is approved into this device's chats by itself.
+   */
   approvalCode(): ApprovalCode;
+  /** Approves another device of this account into the chats this device is in; how many chats it was added to. */
+  approveDevice(args: { device: string }): { groups: number };
   /**
    * Admin profiles only: one call of the relay's admin API (`/api/admin/…`), signed by this device's key in the
    * worker (the key never reaches the page). Fails with 'forbidden' for other roles, 'admin' with the relay's reason.

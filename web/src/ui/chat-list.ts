@@ -106,6 +106,7 @@ export class ChatList extends LitElement {
   }
 
   private preview(chat: ChatSummary) {
+    if (chat.awaitingApproval) return html`<span class="muted">${msg('Bestätige dieses Gerät unter „Meine Geräte“ auf einem anderen deiner Geräte.', { id: 'list.awaiting-approval' })}</span>`;
     if (!chat.canRead) return html`<span class="muted">${msg('Warte auf die Schlüssel der Gruppe …', { id: 'list.waiting-keys' })}</span>`;
     const last = chat.last;
     if (!last) return html`<span class="muted">${msg('Noch keine Nachrichten', { id: 'list.empty-chat' })}</span>`;

@@ -560,6 +560,8 @@ export class ChatView extends LitElement {
 
   private renderComposer() {
     const chat = this.chat!;
+    if (chat.awaitingApproval)
+      return html`<p class="composer-note">${msg('Dieses Gerät ist noch nicht bestätigt. Öffne „Meine Geräte“ auf einem anderen deiner Geräte und bestätige es dort; dann siehst du hier alle Nachrichten.', { id: 'chat.awaiting-approval' })}</p>`;
     if (!chat.canRead) return html`<p class="composer-note">${msg('Dieses Gerät wartet noch auf die Schlüssel der Gruppe. Das dauert nur einen Moment, wenn jemand aus der Gruppe online ist.', { id: 'chat.waiting-keys' })}</p>`;
     if (!chat.canPost)
       return html`<p class="composer-note">${msg('Nur Lehrkräfte können in dieser Gruppe schreiben.', { id: 'chat.read-only' })}</p>`;

@@ -30,6 +30,7 @@ export class MyDevicesDialog extends LitElement {
     error: { state: true },
     renaming: { state: true },
     confirming: { state: true },
+    approving: { state: true },
     code: { state: true },
   };
   declare client: EngineClient | undefined;
@@ -40,6 +41,8 @@ export class MyDevicesDialog extends LitElement {
   declare renaming: string;
   /** The device whose revocation waits for a confirmation. */
   declare confirming: string;
+  /** The device whose approval waits for a confirmation. */
+  declare approving: string;
   declare code: ApprovalCode | undefined;
 
   constructor() {
@@ -51,6 +54,7 @@ export class MyDevicesDialog extends LitElement {
     this.error = '';
     this.renaming = '';
     this.confirming = '';
+    this.approving = '';
     this.code = undefined;
   }
 
@@ -109,6 +113,13 @@ export class MyDevicesDialog extends LitElement {
     await this.load();
   }
 
+  private async approve(device: MyDevice): Promise<void> {
+    const client = this.client;
+    if (!client || (await this.run(() => client.call('approveDevice', { device: device.device }))) === false) return;
+    this.approving = '';
+    await this.load();
+  }
+
   private async newCode(): Promise<void> {
     const client = this.client;
     if (!client) return;
@@ -158,10 +169,21 @@ export class MyDevicesDialog extends LitElement {
         <span class="tags">
           ${d.current ? html`<span class="tag teacher">${msg('Dieses Gerät', { id: 'devices.this' })}</span>` : nothing}
           ${d.revoked ? html`<span class="tag danger">${msg('Abgemeldet', { id: 'devices.revoked' })}</span>` : nothing}
+          ${d.awaitingApproval ? html`<span class="tag warn">${msg('Wartet auf Bestätigung', { id: 'devices.awaiting' })}</span>` : nothing}
         </span>
         <span class="meta">${msg(str`Angemeldet am ${dateOf(d.enrolledAt)}`, { id: 'devices.enrolled' })}${d.via === 'approval'
             ? html` · ${msg('von einem deiner Geräte bestätigt', { id: 'devices.via-approval' })}`
             : nothing}${d.revoked ? nothing : html` · ${seen}`}</span>
+        ${d.awaitingApproval && this.approving !== d.device
+          ? html`<span class="note">${msg('Dieses Gerät sieht deine Chats erst, wenn du es hier bestätigst.', { id: 'devices.awaiting-note' })}</span>`
+          : nothing}
+        ${this.approving === d.device
+          ? html`<span class="confirm" role="group" aria-label=${msg(str`${name} bestätigen?`, { id: 'devices.approve-confirm-label' })}>
+              <span>${msg('Bestätige nur ein Gerät, das du selbst gerade angemeldet hast: Es kann dann alle deine Chats lesen.', { id: 'devices.approve-warning' })}</span>
+              <button class="small-button" @click=${() => this.approve(d)}>${msg('Bestätigen', { id: 'devices.approve' })}</button>
+              <button class="small-button plain" @click=${() => (this.approving = '')}>${msg('Abbrechen', { id: 'chat.cancel-reply' })}</button>
+            </span>`
+          : nothing}
         ${this.confirming === d.device
           ? html`<span class="confirm" role="group" aria-label=${msg(str`${name} abmelden?`, { id: 'devices.revoke-confirm-label' })}>
               <span>${msg('Das Gerät verliert sofort den Zugang zu deinen Chats.', { id: 'devices.revoke-warning' })}</span>
@@ -170,9 +192,14 @@ export class MyDevicesDialog extends LitElement {
             </span>`
           : nothing}
       </span>
-      ${d.revoked || this.renaming === d.device || this.confirming === d.device
+      ${d.revoked || this.renaming === d.device || this.confirming === d.device || this.approving === d.device
         ? nothing
         : html`<span class="actions">
+            ${d.awaitingApproval
+              ? html`<button class="small-button" aria-label=${msg(str`${name} bestätigen`, { id: 'devices.approve-for' })} @click=${() => (this.approving = d.device)}>
+                  ${msg('Bestätigen', { id: 'devices.approve' })}
+                </button>`
+              : nothing}
             <button
               class="small-button plain"
               data-rename=${d.device}
@@ -286,6 +313,17 @@ export class MyDevicesDialog extends LitElement {
       .tag.danger {
         color: var(--danger);
         border-color: #e6b4b0;
+      }
+      .tag.warn {
+        color: var(--warn-ink);
+        background: var(--warn-bg);
+        border-color: #e8d48a;
+      }
+      .note {
+        display: block;
+        font-size: 0.85rem;
+        color: var(--warn-ink);
+        margin-top: 2px;
       }
       form.rename,
       .confirm {

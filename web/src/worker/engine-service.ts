@@ -271,6 +271,10 @@ export function handlers(client: Client): { [M in Method]: (...args: Parameters<
       return null;
     },
     approvalCode: async () => (await current(client)).approvalCode(),
+    approveDevice: async ({ device }) => {
+      if (typeof device !== 'string' || device === '') throw new ApiFailure({ code: 'bad-request', message: 'device: a device id' });
+      return (await current(client)).approveDevice(device);
+    },
     adminAudit: async () => {
       const runtime = await current(client);
       if (runtime.identity.certificate.role !== 'admin') throw new ApiFailure({ code: 'forbidden', message: 'only admin profiles read the audit log' });

@@ -1,5 +1,5 @@
 import { type SchoolInfo, refreshRevocations, renewIfDue, schoolInfo, trustFor } from '@schoolmesh/client';
-import type { AccountRequest } from '@schoolmesh/client/account';
+import type { AccountDevice, AccountRequest } from '@schoolmesh/client/account';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, type TrustStore, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
@@ -9,6 +9,7 @@ import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend,
 import type { AuditEntry, AuditHead } from '@schoolmesh/client/audit';
 import { type AuditCheck, checkAuditLog } from './audit-anchor.ts';
 import { type ChatSummaryRecord, ChatSummaries } from './chat-summaries.ts';
+import { DeviceApprovals } from './device-approvals.ts';
 import { DirectLinks } from './direct.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import type { BrowserRelayConnection } from './net.ts';
@@ -71,6 +72,8 @@ export class ProfileRuntime {
   private revocationsAfter = 0;
   /** The chat list's newest message and unread count per group, kept so that a cold start opens no bucket. */
   private readonly summaries: ChatSummaries;
+  /** Further devices of this account: approved into this device's chats by a code it asked for, or by the user. */
+  private readonly approvals: DeviceApprovals;
 
   private constructor(
     readonly profile: ProfileSummary,
@@ -82,6 +85,7 @@ export class ProfileRuntime {
     private readonly trust: TrustStore,
   ) {
     this.summaries = new ChatSummaries(storage);
+    this.approvals = new DeviceApprovals(engine, () => this.accountDevices());
     this.direct = new DirectLinks(
       engine,
       identity,
@@ -278,6 +282,14 @@ export class ProfileRuntime {
     return state.policy.whoMayPost === 'members' || role === 'owner' || role === 'moderator';
   }
 
+  /** This device is not listed in the group, but another device of the account is: that one must approve this one. */
+  private awaitsApproval(group: string): boolean {
+    const s = this.engine.state(group);
+    if (!s || s.devices.has(this.engine.deviceId)) return false;
+    for (const d of s.devices.values()) if (d.account === this.engine.account) return true;
+    return false;
+  }
+
   private author(group: string, device: string | undefined): { name: string; account: string; role: string; partner?: string } {
     const entry = device ? this.engine.state(group)?.devices.get(device) : undefined;
     if (!entry) return { name: '?', account: '', role: '' };
@@ -349,6 +361,7 @@ export class ProfileRuntime {
         members: g.members,
         canPost: this.canPost(g.id),
         canRead,
+        ...(!canRead && this.awaitsApproval(g.id) ? { awaitingApproval: true } : {}),
         retentionDays: g.policy.retentionDays,
         unread,
         ...(last ? { last } : {}),
@@ -436,8 +449,10 @@ export class ProfileRuntime {
 
   // ------------------------------------------------------------ this account's devices (account protocol)
 
-  /** One request to the relay over the libp2p connection the sync link already has. */
-  /** The account protocol's client loads on first use (it is not part of the worker's initial code). */
+  /**
+   * One request to the relay over the libp2p connection the sync link already has. The account protocol's client
+   * loads on first use (it is not part of the worker's initial code).
+   */
   private async account(request: AccountRequest) {
     const { AccountProtocolError, accountCall } = await import('@schoolmesh/client/account');
     const node = this.connection?.node;
@@ -446,9 +461,19 @@ export class ProfileRuntime {
     return accountCall(node, this.info.relay.ws.map((a) => multiaddr(a)), request);
   }
 
-  async myDevices(): Promise<MyDevice[]> {
+  private async accountDevices(): Promise<AccountDevice[]> {
     const answer = await this.account({ type: 'list' });
     return answer.type === 'devices' ? answer.devices : [];
+  }
+
+  async myDevices(): Promise<MyDevice[]> {
+    return this.approvals.review(await this.accountDevices());
+  }
+
+  async approveDevice(device: string): Promise<{ groups: number }> {
+    const found = (await this.accountDevices()).find((d) => d.device === device && !d.revoked && !d.current);
+    if (!found) throw Object.assign(new Error('no device of this account has that id'), { name: 'AccountProtocolError', code: 'not-yours' });
+    return { groups: await this.approvals.approve(found) };
   }
 
   async renameDevice(device: string, name: unknown): Promise<void> {
@@ -464,6 +489,7 @@ export class ProfileRuntime {
     const answer = await this.account({ type: 'code', origin: self.location.origin });
     if (answer.type !== 'issued') throw Object.assign(new Error('no code in the answer'), { name: 'AccountProtocolError', code: 'bad-response' });
     const { code, expiresAt, url, qrSvg } = answer;
+    this.approvals.codeIssued(expiresAt);
     return { code, expiresAt, ...(url ? { url } : {}), ...(qrSvg ? { qrSvg } : {}) };
   }
 
@@ -657,6 +683,7 @@ export class ProfileRuntime {
     if (this.expiryTimer) clearInterval(this.expiryTimer);
     if (this.nextExpiry) clearTimeout(this.nextExpiry.timer);
     this.direct.close();
+    this.approvals.close();
     await this.connection?.stop().catch(() => {});
     await this.engine.close();
   }
