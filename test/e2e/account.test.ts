@@ -211,6 +211,8 @@ describe('web app: group info and direct messages', () => {
       await expect.poll(() => dialog.count(), { timeout: WAIT }).toBe(0);
       await expect.poll(() => page.locator('sm-chat h1').textContent(), { timeout: WAIT }).toBe('AG Robotik');
       await sendMessage(page, 'Erstes Treffen am Donnerstag im Werkraum.');
+      // The chat tells the group's history between its messages.
+      await expect.poll(() => page.locator('sm-chat .pill.event').allTextContents(), { timeout: WAIT }).toEqual([expect.stringContaining('Du hast die Gruppe „AG Robotik“ erstellt')]);
 
       // Both picked pupils get the group and the message, Ben in his browser and Mia on her device.
       const benEntry = ben.page.getByRole('link', { name: /AG Robotik/ });
@@ -319,6 +321,13 @@ describe('web app: group info and direct messages', () => {
     await page.keyboard.press('Escape');
     await expect.poll(() => dialog.count()).toBe(0);
     await phone.context.close();
+    // Every member of the class sees that Ben has a further device there; Ben's laptop says it is his.
+    await page.getByRole('link', { name: /Klasse 8c/ }).click();
+    await expect
+      .poll(() => page.locator('sm-chat .pill.event').allTextContents(), { timeout: WAIT })
+      .toContainEqual(expect.stringContaining('Ein weiteres Gerät von dir ist jetzt in dieser Gruppe'));
+    await expectNoAxeViolations(page, 'chat with group events');
+    await screenshot(page, '24-chat-group-events');
 
     // A tablet signed in with a code from the school (not from one of Ben's devices): the school alone cannot put a
     // device into Ben's chats. It waits until Ben confirms it on the laptop.

@@ -87,9 +87,36 @@ export interface FileToSend {
   bytes: Uint8Array;
 }
 
+/**
+ * A change of the group, shown between the messages at its time ("Frau Schmidt hat Lukas hinzugefügt"): every
+ * addition of a member or of a further device is visible to the group (docs/threat-model.md).
+ */
+export interface GroupEventView {
+  /** The membership op's id. */
+  id: string;
+  ts: number;
+  type: 'created' | 'added' | 'removed' | 'left' | 'role' | 'policy' | 'renamed' | 'device-added' | 'device-removed';
+  /** Who did it (display name); `byMe`: this account. */
+  by: string;
+  byMe: boolean;
+  /** Whom it concerns (added, removed, role, devices); `targetMe`: this account. */
+  target?: string;
+  targetMe?: boolean;
+  /** The group role given ('role', 'added'). */
+  role?: string;
+  /** The group's name ('created', 'renamed'). */
+  name?: string;
+  /** What a policy change changed, of what members notice. */
+  retentionDays?: number;
+  whoMayPost?: 'members' | 'moderators';
+  readReceipts?: boolean;
+}
+
 export interface MessagePage {
   group: string;
   messages: MessageView[];
+  /** The group's changes in the time the page covers (older ones come with older pages). */
+  events: GroupEventView[];
   /** Older live buckets exist that this page did not include. */
   hasMore: boolean;
 }

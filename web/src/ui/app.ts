@@ -1,7 +1,7 @@
 import { msg, updateWhenLocaleChanges } from '@lit/localize';
 import { LitElement, css, html, nothing } from 'lit';
 import { EngineCallError, EngineClient } from '../api/client.ts';
-import type { AppEvent, ChatSummary, ConnectionStatus, GroupInfo, MessageView, Opened, Person, ProfileSummary } from '../api/protocol.ts';
+import type { AppEvent, ChatSummary, ConnectionStatus, GroupEventView, GroupInfo, MessageView, Opened, Person, ProfileSummary } from '../api/protocol.ts';
 import type { NewGroup } from './new-chat.ts';
 import './chat-list.ts';
 import './chat-view.ts';
@@ -60,6 +60,7 @@ export class App extends LitElement {
     messages: { state: true },
     messagesLoaded: { state: true },
     hasMore: { state: true },
+    events: { state: true },
     enrollCode: { state: true },
     schoolName: { state: true },
     methods: { state: true },
@@ -78,6 +79,8 @@ export class App extends LitElement {
   declare messages: MessageView[];
   declare messagesLoaded: boolean;
   declare hasMore: boolean;
+  /** The open chat's group changes over the time its messages cover. */
+  declare events: GroupEventView[];
   declare enrollCode: string;
   declare schoolName: string;
   /** Sign-in methods the school offers besides codes ('ldap': the school password). */
@@ -114,6 +117,7 @@ export class App extends LitElement {
     this.messages = [];
     this.messagesLoaded = false;
     this.hasMore = false;
+    this.events = [];
     this.enrollCode = '';
     this.schoolName = '';
     this.methods = [];
@@ -191,6 +195,7 @@ export class App extends LitElement {
     this.chats = [];
     this.selected = '';
     this.messages = [];
+    this.events = [];
     this.view = 'unlock';
   }
 
@@ -246,6 +251,7 @@ export class App extends LitElement {
     this.chats = [];
     this.selected = '';
     this.messages = [];
+    this.events = [];
     history.replaceState(null, '', location.pathname + location.search);
     this.profiles = await this.call('profiles');
     this.view = 'profiles';
@@ -319,6 +325,7 @@ export class App extends LitElement {
           const page = await this.call('messages', { group, min: this.min });
           if (page.group !== this.selected) continue;
           this.messages = page.messages;
+          this.events = page.events;
           this.hasMore = page.hasMore;
           this.messagesLoaded = true;
         } catch {
@@ -336,6 +343,7 @@ export class App extends LitElement {
     if (next === this.selected) return;
     this.selected = next;
     this.messages = [];
+    this.events = [];
     this.messagesLoaded = false;
     this.hasMore = false;
     this.min = PAGE;
@@ -585,6 +593,7 @@ export class App extends LitElement {
             <sm-chat
               .chat=${chat}
               .messages=${this.messages}
+              .events=${this.events}
               .hasMore=${this.hasMore}
               ?loaded=${this.messagesLoaded}
               @send=${this.onSend}

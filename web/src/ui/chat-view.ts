@@ -3,18 +3,20 @@ import type { LitVirtualizer } from '@lit-labs/virtualizer';
 import { flow } from '@lit-labs/virtualizer/layouts/flow.js';
 import { msg, str, updateWhenLocaleChanges } from '@lit/localize';
 import { LitElement, type PropertyValues, css, html, nothing } from 'lit';
-import type { ChatSummary, FileToSend, MessageView } from '../api/protocol.ts';
+import type { ChatSummary, FileToSend, GroupEventView, MessageView } from '../api/protocol.ts';
 import './attachment-view.ts';
 import type { AttachmentLoader } from './attachment-view.ts';
 import { FileProblem, prepareFile } from './files.ts';
 import { avatarColour, dayKey, dayLabel, fullTime, initials, kindLabel, membersLabel, nameColour, roleLabel, timeOf } from './format.ts';
 import { attachIcon, backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, infoIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
+import { groupEventText } from './group-events.ts';
 import { base } from './styles.ts';
 
 type Row =
   | { kind: 'notice'; id: string }
   | { kind: 'more'; id: string }
   | { kind: 'day'; id: string; ts: number }
+  | { kind: 'event'; id: string; e: GroupEventView }
   | { kind: 'msg'; id: string; m: MessageView; first: boolean };
 
 /** Set once: a new layout object would make the virtualizer start over. */
@@ -76,6 +78,7 @@ export class ChatView extends LitElement {
   static override properties = {
     chat: { attribute: false },
     messages: { attribute: false },
+    events: { attribute: false },
     hasMore: { type: Boolean },
     loaded: { type: Boolean },
     replyTo: { state: true },
@@ -92,6 +95,8 @@ export class ChatView extends LitElement {
   declare loadAttachment: LoadAttachment | undefined;
   declare chat: ChatSummary | undefined;
   declare messages: MessageView[];
+  /** Changes of the group over the time of the messages, shown between them. */
+  declare events: GroupEventView[];
   declare hasMore: boolean;
   declare loaded: boolean;
   declare replyTo: MessageView | undefined;
@@ -115,6 +120,7 @@ export class ChatView extends LitElement {
     updateWhenLocaleChanges(this);
     this.chat = undefined;
     this.messages = [];
+    this.events = [];
     this.hasMore = false;
     this.loaded = false;
     this.replyTo = undefined;
@@ -150,7 +156,7 @@ export class ChatView extends LitElement {
       const el = this.list;
       if (el) this.stickToBottom = el.scrollHeight - el.scrollTop - el.clientHeight < 120;
     }
-    if (changed.has('messages') || changed.has('chat') || changed.has('hasMore')) {
+    if (changed.has('messages') || changed.has('events') || changed.has('chat') || changed.has('hasMore')) {
       const all = this.buildRows();
       this.rows = this.partial ? newestRows(all) : all;
     }
@@ -223,16 +229,31 @@ export class ChatView extends LitElement {
     else rows.push({ kind: 'notice', id: 'notice' });
     let day = -1;
     let prev: MessageView | undefined;
+    const dayOf = (ts: number) => {
+      const d = dayKey(ts);
+      if (d === day) return;
+      rows.push({ kind: 'day', id: `day/${d}`, ts });
+      day = d;
+      prev = undefined;
+    };
+    // Messages and group changes in time order; a change before the oldest message of the page shows only when no
+    // older page exists (else it belongs to that page).
+    const events = this.events.filter((e) => !this.hasMore || (this.messages.length > 0 && e.ts >= this.messages[0]!.ts));
+    let next = 0;
     for (const m of this.messages) {
-      const d = dayKey(m.ts);
-      if (d !== day) {
-        rows.push({ kind: 'day', id: `day/${d}`, ts: m.ts });
-        day = d;
+      for (; next < events.length && events[next]!.ts <= m.ts; next++) {
+        dayOf(events[next]!.ts);
+        rows.push({ kind: 'event', id: `event/${events[next]!.id}`, e: events[next]! });
         prev = undefined;
       }
+      dayOf(m.ts);
       const first = !prev || prev.authorAccount !== m.authorAccount || m.ts - prev.ts > 10 * 60_000;
       rows.push({ kind: 'msg', id: `${m.bucket}/${m.key}`, m, first });
       prev = m;
+    }
+    for (; next < events.length; next++) {
+      dayOf(events[next]!.ts);
+      rows.push({ kind: 'event', id: `event/${events[next]!.id}`, e: events[next]! });
     }
     return rows;
   }
@@ -472,6 +493,8 @@ export class ChatView extends LitElement {
         </div>`;
       case 'day':
         return html`<div class="system day" role="separator" aria-label=${dayLabel(row.ts)}><span class="pill" aria-hidden="true">${dayLabel(row.ts)}</span></div>`;
+      case 'event':
+        return html`<div class="system event"><span class="pill event">${groupEventText(row.e)} · <time datetime=${new Date(row.e.ts).toISOString()}>${timeOf(row.e.ts)}</time></span></div>`;
       case 'msg':
         return this.renderMessage(row.m, row.first);
       default:
@@ -754,6 +777,12 @@ export class ChatView extends LitElement {
       .day .pill {
         text-transform: none;
         font-weight: 500;
+      }
+      .pill.event {
+        display: inline-block;
+        background: #eef3f2;
+        color: var(--ink);
+        line-height: 1.4;
       }
       .line {
         display: flex;

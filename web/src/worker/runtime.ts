@@ -3,7 +3,7 @@ import type { AccountDevice, AccountRequest } from '@schoolmesh/client/account';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, type TrustStore, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
-import { BUCKET_MS, type Role, type SchoolPolicy, defaultSchoolPolicy, isExpired, roles as allRoles } from '@schoolmesh/model';
+import { BUCKET_MS, bucketOf, bucketStart, type Role, type SchoolPolicy, defaultSchoolPolicy, isExpired, roles as allRoles } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
 import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
 import type { AuditEntry, AuditHead } from '@schoolmesh/client/audit';
@@ -11,6 +11,7 @@ import { type AuditCheck, checkAuditLog } from './audit-anchor.ts';
 import { type ChatSummaryRecord, ChatSummaries } from './chat-summaries.ts';
 import { DeviceApprovals } from './device-approvals.ts';
 import { DirectLinks } from './direct.ts';
+import { groupEvents } from './group-events.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import type { BrowserRelayConnection } from './net.ts';
 import { DirectChatRefused, GroupRefused, directPartner, directWith, groupInfo, knownPeople, mayCreateGroups, mayMessage, people } from './people.ts';
@@ -556,7 +557,9 @@ export class ProfileRuntime {
         ...(!m.deleted && m.attachments.length > 0 ? { attachments: m.attachments.map((a) => ({ id: a.id, name: a.name, mime: a.mime, size: a.size })) } : {}),
       };
     });
-    return { group, messages, hasMore: i >= 0 };
+    // The group's changes over the time the page covers: from its oldest bucket, or the whole retained time.
+    const since = i >= 0 ? bucketStart(buckets[i + 1] ?? bucketOf(now)) : now - retention * BUCKET_MS;
+    return { group, messages, events: groupEvents(this.engine, group, since, knownPeople(this.engine)), hasMore: i >= 0 };
   }
 
   /** Runs every minute: expired buckets go, and views refresh if a shown message expired (also after a clock jump). */
