@@ -75,6 +75,23 @@ describe('removed members learn of their removal', () => {
     l.close();
   });
 
+  it('a group the device learned of in the middle of a session: its removal is told live too', async () => {
+    const s = await testSchool();
+    const c = await classroom(s);
+    const l = link(c.teacher.engine, c.ben.engine);
+    await eventually(() => c.ben.engine.canRead(c.group));
+    // Created after the handshake: the device never listed it in its GROUPS.
+    const club = await c.teacher.engine.createGroup({ kind: 'club', name: 'AG Fotografie', members: [{ account: c.ben.ref, role: 'member' }] });
+    await eventually(() => c.ben.engine.canRead(club));
+    const events: EngineEvent[] = [];
+    c.ben.engine.on((e) => events.push(e));
+    await c.teacher.engine.removeMember(club, c.ben.ref);
+    await eventually(() => events.some((e) => e.type === 'removed'));
+    expect(events.filter((e) => e.type === 'removed')).toEqual([{ type: 'removed', group: club, by: c.teacher.ref }]);
+    expect(c.ben.engine.groups().find((g) => g.id === club)?.removed).toBe(true);
+    l.close();
+  });
+
   it('only a device that was removed gets the removal: a device of an account that never was a member gets nothing', async () => {
     const s = await testSchool();
     const c = await classroom(s);

@@ -359,6 +359,47 @@ describe('web app: group info and direct messages', () => {
     // Two more browsers enroll in this test: more than the default minute on a loaded machine.
   }, 240_000);
 
+  it('keeps a group Ben was removed from, read-only, says who removed him (live and after a reload), and lets him take it off the list', async () => {
+    const page = ben.page;
+    const id = relay.info.school.id;
+    const club = await teacher.engine.createGroup({ kind: 'club', name: 'AG Fotografie', members: [{ account: accountRef(id, 'ben'), role: 'member' }] });
+    await (await teacher.engine.post(club, { text: 'Bringt eure Kameras mit!' })).acked;
+    const entry = page.getByRole('link', { name: /AG Fotografie/ });
+    await expect.poll(() => entry.textContent(), { timeout: WAIT }).toContain('Kameras');
+    await entry.click();
+    await page.getByRole('textbox', { name: /Nachricht an AG Fotografie/ }).waitFor({ timeout: WAIT });
+
+    await teacher.engine.removeMember(club, accountRef(id, 'ben'));
+    const banner = page.locator('sm-chat').getByRole('status').filter({ hasText: 'hat dich aus der Gruppe entfernt' });
+    await expect.poll(() => banner.textContent(), { timeout: WAIT }).toContain('Herr Müßig hat dich aus der Gruppe entfernt');
+    // Read-only: the messages stay, the composer is gone; the chat list says so too.
+    expect(await page.getByRole('textbox', { name: /Nachricht an/ }).count()).toBe(0);
+    await expect.poll(() => page.locator('sm-chat').getByText('Bringt eure Kameras mit!').count()).toBe(1);
+    await expect.poll(() => entry.textContent()).toContain('Du wurdest aus der Gruppe entfernt');
+    await expect.poll(() => page.locator('sm-chat .pill.event').allTextContents()).toContainEqual(expect.stringContaining('Herr Müßig hat dich entfernt'));
+    // The laptop listed the tablet Ben confirmed in the new group, and not the phone he signed out before.
+    const further = (await page.locator('sm-chat .pill.event').allTextContents()).filter((t) => t.includes('weiteres Gerät'));
+    expect(further).toHaveLength(1);
+    await expectNoAxeViolations(page, 'removed from a group');
+    await screenshot(page, '25-removed-from-group');
+
+    // After a reload (the profile opens with its PIN again) the chat is still there, still read-only.
+    await page.reload();
+    const pinBox = page.getByLabel('PIN oder Passwort');
+    await pinBox.or(entry).first().waitFor({ timeout: WAIT });
+    if (await pinBox.isVisible()) {
+      await pinBox.fill(PIN);
+      await pinBox.press('Enter');
+    }
+    await expect.poll(() => entry.textContent(), { timeout: WAIT }).toContain('Du wurdest aus der Gruppe entfernt');
+    await entry.click();
+    await expect.poll(() => banner.count(), { timeout: WAIT }).toBe(1);
+    await banner.getByRole('button', { name: 'Chat aus der Liste entfernen' }).click();
+    await expect.poll(() => entry.count(), { timeout: WAIT }).toBe(0);
+    await expect.poll(() => page.getByRole('link', { name: /Klasse 8c/ }).count()).toBe(1);
+    expect(ben.errors).toEqual([]);
+  }, 120_000);
+
   it('locks itself after a stretch without input, and removes a profile from the picker only with its PIN', async () => {
     const page = ben.page;
     // The setting: 15 minutes by default, in "Meine Geräte".

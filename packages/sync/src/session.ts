@@ -127,7 +127,10 @@ export class SyncSession {
   private readonly closeHandlers: ((reason?: string) => void)[] = [];
   /** Manifests sent in this session (group, author, issued): each goes once, ahead of the first run it covers. */
   private readonly manifestsSent = new Set<string>();
-  /** The heads the peer listed in its GROUPS, per group: what a removal sent to it later may leave out. */
+  /**
+   * The heads the peer listed in its GROUPS, per group: what a removal sent to it later may leave out. A group it
+   * learned of in this session (ops went either way) is here with no heads: a removal then brings its whole past.
+   */
   private readonly peerHeads = new Map<string, string[]>();
   /** Groups whose removal this session has sent the peer (once is enough). */
   private readonly removalsSent = new Set<string>();
@@ -310,6 +313,7 @@ export class SyncSession {
    * about MEMBERSHIP_BYTES each, so a long log reaches the peer in parts that it applies one after another.
    */
   private sendMembership(group: string, ops: readonly Uint8Array[]): void {
+    if (ops.length > 0 && !this.peerHeads.has(group)) this.peerHeads.set(group, []);
     let start = 0;
     let bytes = 0;
     for (let i = 0; i < ops.length; i++) {
@@ -371,6 +375,7 @@ export class SyncSession {
       case 'groups':
         return this.onGroups(m.groups);
       case 'membership': {
+        if (!this.peerHeads.has(m.group)) this.peerHeads.set(m.group, []);
         const result = await replica.applyMembership(m.group, m.ops, peer);
         // Ops whose parents we lack: tell the peer where we stand, it sends what is missing.
         if (result.missing) this.send({ type: 'heads', group: m.group, heads: replica.heads(m.group).slice(0, MAX_HEADS) });

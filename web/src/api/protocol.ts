@@ -42,6 +42,8 @@ export interface ChatSummary {
   canRead: boolean;
   /** This device is not in the group yet and another device of the account is: it must approve this one. */
   awaitingApproval?: boolean;
+  /** This account was removed from the group (by whom): the chat stays readable, nothing can be written. */
+  removed?: { by: string };
   retentionDays: number;
   last?: { text: string; authorName: string; ts: number; mine: boolean; deleted: boolean };
   unread: number;
@@ -200,6 +202,8 @@ export interface EngineApi {
   removeProfile(args: { profile: string; pin: string }): null;
   status(): ConnectionStatus;
   chats(): ChatSummary[];
+  /** Takes a chat this account was removed from off the list on this device ('forbidden' for any other chat). */
+  dismissChat(args: { group: string }): null;
   /** The newest messages of a group: at least `min` (default 60) if the live buckets hold that many. */
   messages(args: { group: string; min?: number }): MessagePage;
   post(args: { group: string; text: string; replyTo?: { bucket: number; key: string } }): { key: string; bucket: number };

@@ -445,6 +445,19 @@ export class App extends LitElement {
     this.dialogOpener = undefined;
   }
 
+  /** Takes a chat this account was removed from off the list, and leaves it. */
+  private async dismissChat(group: string): Promise<void> {
+    try {
+      await this.call('dismissChat', { group });
+    } catch {
+      return;
+    }
+    if (this.selected === group) location.hash = '';
+    // The button went with the chat: the focus goes to the chat list.
+    await this.updateComplete;
+    this.renderRoot.querySelector('sm-chat-list')?.shadowRoot?.querySelector<HTMLElement>('a.chat, input[type="search"]')?.focus();
+  }
+
   private async showInfo(group: string): Promise<void> {
     this.rememberOpener();
     const [info] = await Promise.all([this.call('groupInfo', { group }), import('./group-info.ts')]);
@@ -600,6 +613,7 @@ export class App extends LitElement {
               @send-files=${this.onSendFiles}
               .loadAttachment=${this.loadAttachment}
               @show-info=${(e: CustomEvent<string>) => this.showInfo(e.detail)}
+              @dismiss-chat=${(e: CustomEvent<string>) => this.dismissChat(e.detail)}
               @react=${(e: CustomEvent<ReactDetail>) => this.change(() => this.call('react', e.detail))}
               @edit-message=${(e: CustomEvent<EditDetail>) => this.change(() => this.call('edit', e.detail))}
               @delete-message=${(e: CustomEvent<MessageRefDetail>) => this.change(() => this.call('deleteMessage', e.detail))}

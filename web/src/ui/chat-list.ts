@@ -106,6 +106,7 @@ export class ChatList extends LitElement {
   }
 
   private preview(chat: ChatSummary) {
+    if (chat.removed) return html`<span class="muted">${msg('Du wurdest aus der Gruppe entfernt', { id: 'list.removed' })}</span>`;
     if (chat.awaitingApproval) return html`<span class="muted">${msg('Bestätige dieses Gerät unter „Meine Geräte“ auf einem anderen deiner Geräte.', { id: 'list.awaiting-approval' })}</span>`;
     if (!chat.canRead) return html`<span class="muted">${msg('Warte auf die Schlüssel der Gruppe …', { id: 'list.waiting-keys' })}</span>`;
     const last = chat.last;

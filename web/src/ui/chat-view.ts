@@ -583,6 +583,13 @@ export class ChatView extends LitElement {
 
   private renderComposer() {
     const chat = this.chat!;
+    if (chat.removed)
+      return html`<div class="composer-note removed" role="status">
+        <p>${msg(str`${chat.removed.by} hat dich aus der Gruppe entfernt. Du kannst die bisherigen Nachrichten lesen, aber nicht mehr schreiben.`, { id: 'chat.removed' })}</p>
+        <button class="link-button" @click=${() => this.dispatchEvent(new CustomEvent('dismiss-chat', { detail: chat.id, bubbles: true, composed: true }))}>
+          ${msg('Chat aus der Liste entfernen', { id: 'chat.dismiss' })}
+        </button>
+      </div>`;
     if (chat.awaitingApproval)
       return html`<p class="composer-note">${msg('Dieses Gerät ist noch nicht bestätigt. Öffne „Meine Geräte“ auf einem anderen deiner Geräte und bestätige es dort; dann siehst du hier alle Nachrichten.', { id: 'chat.awaiting-approval' })}</p>`;
     if (!chat.canRead) return html`<p class="composer-note">${msg('Dieses Gerät wartet noch auf die Schlüssel der Gruppe. Das dauert nur einen Moment, wenn jemand aus der Gruppe online ist.', { id: 'chat.waiting-keys' })}</p>`;
@@ -1100,6 +1107,13 @@ export class ChatView extends LitElement {
         background: var(--panel-alt);
         border-top: 1px solid var(--line);
         font-size: 0.92rem;
+      }
+      .composer-note.removed {
+        background: var(--warn-bg);
+        color: var(--warn-ink);
+      }
+      .composer-note.removed p {
+        margin: 0 0 6px;
       }
       .empty {
         position: absolute;

@@ -205,6 +205,11 @@ export function handlers(client: Client): { [M in Method]: (...args: Parameters<
     },
     status: async () => (await current(client)).status,
     chats: async () => (await current(client)).chats(),
+    dismissChat: async ({ group }) => {
+      if (typeof group !== 'string' || group === '') throw new ApiFailure({ code: 'bad-request', message: 'group: a group id' });
+      await (await current(client)).dismissChat(group);
+      return null;
+    },
     messages: async ({ group, min }) => (await current(client)).messages(group, min),
     post: async ({ group, text, replyTo }) => {
       if (typeof text !== 'string' || text.trim() === '') throw new ApiFailure({ code: 'bad-request', message: 'empty message' });

@@ -26,6 +26,8 @@ const IDENTITY_KEY = ['app', 'identity'];
 const SCHOOL_KEY = ['app', 'school'];
 const seenKey = (group: string) => ['app', 'seen', group];
 const pendingPrefix = ['app', 'pending'];
+/** Groups this device was removed from that the user took off the chat list (`app / dismissed / group`). */
+const dismissedPrefix = ['app', 'dismissed'];
 /** Longest group name the app lets a user type (the wire allows 256 bytes). */
 const MAX_GROUP_NAME = 80;
 const EXPIRY_CHECK_MS = 60_000;
@@ -57,6 +59,8 @@ export class ProfileRuntime {
   /** Pending marks restored after a reload: the entries go out with catch-up, cleared once caught up. */
   private readonly restored = new Set<string>();
   private readonly seen = new Map<string, number>();
+  /** Chats this account was removed from and the user took off the list. */
+  private readonly dismissed = new Set<string>();
   private readonly lastReceipt = new Map<string, string>();
   private closed = false;
   private expiryTimer: ReturnType<typeof setInterval> | undefined;
@@ -167,6 +171,7 @@ export class ProfileRuntime {
 
   private async restore(): Promise<void> {
     for (const r of await this.storage.loadRange(['app', 'seen'])) this.seen.set(r.key[2]!, Number(dec.decode(r.data)));
+    for (const key of await this.storage.keys(dismissedPrefix)) this.dismissed.add(key[2]!);
     for (const key of await this.storage.keys(pendingPrefix)) this.restored.add(key.slice(2).join('/'));
     await this.summaries.load();
   }
@@ -269,10 +274,26 @@ export class ProfileRuntime {
 
   // ------------------------------------------------------------ views
 
-  private requireGroup(group: string) {
+  /** A group of this account; with `orRemoved`, also one it was removed from (still shown, read-only). */
+  private requireGroup(group: string, orRemoved = false) {
     const state = this.engine.state(group);
-    if (!state?.members.has(this.engine.account)) throw new EngineError('unknown-group', 'unknown group');
-    return state;
+    if (state?.members.has(this.engine.account)) return state;
+    if (state && orRemoved && this.removal(group)) return state;
+    throw new EngineError('unknown-group', 'unknown group');
+  }
+
+  /** Who removed this account from the group (the op's signer's certified name), if it was removed. */
+  private removal(group: string): { by: string } | undefined {
+    const op = this.engine.replica.removalOf(group, this.engine.deviceId, this.engine.account);
+    return op ? { by: op.author.displayName } : undefined;
+  }
+
+  /** Takes a group this account was removed from off the chat list, on this device (its data goes with retention). */
+  async dismissChat(group: string): Promise<void> {
+    if (!this.removal(group)) throw new EngineError('forbidden', 'only a chat you were removed from can be taken off the list');
+    this.dismissed.add(group);
+    await this.storage.save([...dismissedPrefix, group], new Uint8Array(1));
+    this.touchAll();
   }
 
   private canPost(group: string): boolean {
@@ -345,9 +366,9 @@ export class ProfileRuntime {
     let people: ReturnType<typeof knownPeople> | undefined;
     const known = () => (people ??= knownPeople(this.engine));
     for (const g of this.engine.groups()) {
-      // A group this device was removed from leaves the list (it can be neither read nor written): the banner that says
-      // so is not built yet (web/README.md, "Not yet").
-      if (g.removed) continue;
+      // A group this account was removed from stays, read-only and marked, until the user takes it off the list.
+      if (g.removed && this.dismissed.has(g.id)) continue;
+      const removed = g.removed ? this.removal(g.id) : undefined;
       const canRead = this.engine.canRead(g.id);
       const summary = canRead ? await this.summary(g.id, g.policy.retentionDays) : undefined;
       const newest = summary?.last;
@@ -363,6 +384,7 @@ export class ProfileRuntime {
         canPost: this.canPost(g.id),
         canRead,
         ...(!canRead && this.awaitsApproval(g.id) ? { awaitingApproval: true } : {}),
+        ...(removed ? { removed } : {}),
         retentionDays: g.policy.retentionDays,
         unread,
         ...(last ? { last } : {}),
@@ -396,7 +418,7 @@ export class ProfileRuntime {
   }
 
   groupInfo(group: string): GroupInfo {
-    const state = this.requireGroup(group);
+    const state = this.requireGroup(group, true);
     return groupInfo(this.engine, group, this.chatName(group, state.name), this.partnerName);
   }
 
@@ -484,6 +506,10 @@ export class ProfileRuntime {
 
   async revokeDevice(device: string): Promise<void> {
     await this.account({ type: 'revoke', device });
+    // The new revocation list at once (not in up to ten minutes): the engine then never lists the device anywhere
+    // again (it would, as a device this one approved, in the next group it joins) and rotates away from its keys.
+    this.revocationsAfter = 0;
+    await this.refreshRevocations();
   }
 
   async approvalCode(): Promise<ApprovalCode> {
@@ -495,7 +521,7 @@ export class ProfileRuntime {
   }
 
   async messages(group: string, min = 60): Promise<MessagePage> {
-    this.requireGroup(group);
+    this.requireGroup(group, true);
     const buckets = this.engine.liveBuckets(group);
     const loaded: Awaited<ReturnType<ProfileRuntime['bucketMessages']>>[] = [];
     let count = 0;
