@@ -3,11 +3,14 @@ import {
   type AccountDevice,
   AccountProtocolError,
   type AccountRequest,
+  DIRECTORY_PAGE,
+  type DirectoryEntry,
   MAX_ACCOUNT_FRAME,
   type AccountResponse,
   decodeAccountRequest,
   encodeAccountResponse,
 } from '@schoolmesh/client/account';
+import { type Role, type SchoolPolicy, matchesName, mayDirectMessage, roles } from '@schoolmesh/model';
 import { rawKeyOfPeer, streamChannel } from '@schoolmesh/net-libp2p';
 import { toBase64Url } from '@schoolmesh/wire';
 import type { Logger } from 'pino';
@@ -29,6 +32,10 @@ export interface AccountServiceOptions {
   clock: () => number;
   /** Revokes devices and drops their sessions (the same path as the admin API). */
   revoke(devices: string[]): Promise<void>;
+  /** The school's people from its directory (LDAP/CSV sync), when one is configured; else enrolled accounts are used. */
+  directory?: () => readonly { id: string; displayName: string; role: Role; class?: string; locked?: boolean }[] | undefined;
+  /** The school's policy now (who may write to whom directly). */
+  policy?: () => SchoolPolicy;
 }
 
 /**
@@ -147,6 +154,36 @@ export class AccountService {
         const qrSvg = await QRCode.toString(url, { type: 'svg', errorCorrectionLevel: 'M', margin: 2 });
         return { type: 'issued', code, expiresAt, url, qrSvg };
       }
+      case 'people':
+        return this.people(caller, request.query, request.offset ?? 0);
     }
+  }
+
+  /**
+   * The school directory as one of its devices may see it: the people its account may write to directly under the
+   * school's policy (pupils see other pupils only where pupils may write to each other), without itself, sorted by
+   * name, a page at a time. From the directory sync's people when configured (locked accounts left out), else from
+   * the accounts that enrolled a device that is not revoked.
+   */
+  private async people(caller: IssuedDevice, query: string, offset: number): Promise<AccountResponse> {
+    const policy = this.opts.policy?.();
+    const mayWrite = (role: string) => (roles as readonly string[]).includes(role) && mayDirectMessage(caller.role, role as Role, policy);
+    let all: DirectoryEntry[];
+    const directory = this.opts.directory?.();
+    if (directory) {
+      all = directory.filter((p) => !p.locked).map((p) => ({ account: p.id, displayName: p.displayName, role: p.role, ...(p.class ? { class: p.class } : {}) }));
+    } else {
+      const byAccount = new Map<string, DirectoryEntry>();
+      for (const d of await this.opts.enrollment.devices()) {
+        if (this.opts.enrollment.isRevoked(d.device)) continue;
+        byAccount.set(d.account, { account: d.account, displayName: d.displayName ?? d.account, role: d.role });
+      }
+      all = [...byAccount.values()];
+    }
+    const collator = new Intl.Collator('de', { sensitivity: 'base' });
+    const found = all
+      .filter((p) => p.account !== caller.account && mayWrite(p.role) && (query.trim() === '' || matchesName(`${p.displayName} ${p.class ?? ''}`, query)))
+      .sort((a, b) => collator.compare(a.displayName, b.displayName));
+    return { type: 'found', total: found.length, offset, people: found.slice(offset, offset + DIRECTORY_PAGE) };
   }
 }

@@ -162,7 +162,15 @@ export class Relay {
     // The same revocation as an admin's: signed list, sessions dropped, and the sync account's groups rotate.
     const revoke = async (devices: string[]) => void (await relay.revoke(devices));
     // A device acts on its own account (its devices, approving a new one) over the connection it already has.
-    const account = new AccountService({ enrollment, hub, log, clock, revoke });
+    const account = new AccountService({
+      enrollment,
+      hub,
+      log,
+      clock,
+      revoke,
+      directory: () => relay.syncHost?.sync.directory()?.people,
+      policy: () => policies.get(),
+    });
     await node.handle(ACCOUNT_PROTOCOL, (stream, connection) => account.handle(stream, connection), ACCOUNT_STREAM_OPTIONS);
     const federation = new Federation(node, hub, log.child({ component: 'federation' }));
     let relay!: Relay;

@@ -75,6 +75,22 @@ describe('account protocol at a relay process', () => {
     expect(phoneCert.bytes).toEqual(phone.identity.certificate.bytes);
   });
 
+  it("lists the school's people a device may write to, found however the name is typed, without the caller", async () => {
+    const teacher = await enrolledDevice(relay, 'schaefer', 'teacher', 'Frau Schäfer');
+    extra.push(teacher);
+    const found = await call(laptop, { type: 'people', query: '' });
+    if (found.type !== 'found') throw new Error(`unexpected answer ${found.type}`);
+    // Enrolled accounts (no directory configured here), sorted by name; Ben's own account is not among them.
+    expect(found.people.map((p) => p.account)).toEqual(['schaefer', 'mia']);
+    expect(found.people[0]).toEqual({ account: 'schaefer', displayName: 'Frau Schäfer', role: 'teacher' });
+    expect(found.total).toBe(2);
+    const typed = await call(laptop, { type: 'people', query: 'schae' });
+    expect(typed.type === 'found' && typed.people.map((p) => p.account)).toEqual(['schaefer']);
+    const none = await call(laptop, { type: 'people', query: 'Zeugnis' });
+    expect(none).toMatchObject({ type: 'found', total: 0, people: [] });
+    await expect(call(laptop, { type: 'people', query: 'x'.repeat(101) })).rejects.toMatchObject({ code: 'bad-request' });
+  });
+
   it('renames a device of its own account, not one of another account', async () => {
     await call(laptop, { type: 'rename', device: phone.identity.id, name: '  Handy  ' });
     expect((await list(phone)).find((d) => d.device === phone.identity.id)?.name).toBe('Handy');

@@ -23,9 +23,11 @@ export const AccountType = {
   RENAME: 2,
   REVOKE: 3,
   CODE: 4,
+  PEOPLE: 5,
   DEVICES: 0x81,
   DONE: 0x82,
   ISSUED: 0x83,
+  FOUND: 0x84,
   ERROR: 0xff,
 } as const;
 
@@ -34,7 +36,22 @@ export type AccountRequest =
   | { type: 'rename'; device: string; name: string }
   | { type: 'revoke'; device: string }
   /** `origin`: the web app's origin (http/https, no path), for the enrollment link and its QR code in the answer. */
-  | { type: 'code'; origin?: string };
+  | { type: 'code'; origin?: string }
+  /** The school's directory: people this account may write to directly, matching `query` (every word starts a name word). */
+  | { type: 'people'; query: string; offset?: number };
+
+/** A person of the school's directory, as a device may see it. */
+export interface DirectoryEntry {
+  /** The account id within the school (`id@school` is the account reference). */
+  account: string;
+  displayName: string;
+  role: string;
+  /** Pupils: their class. */
+  class?: string;
+}
+
+/** At most this many people in one FOUND answer. */
+export const DIRECTORY_PAGE = 50;
 
 /** One device of the account, as the relay knows it. */
 export interface AccountDevice {
@@ -62,6 +79,7 @@ export type AccountErrorCode = 'bad-request' | 'not-enrolled' | 'not-yours' | 't
 
 export type AccountResponse =
   | { type: 'devices'; devices: AccountDevice[] }
+  | { type: 'found'; total: number; offset: number; people: DirectoryEntry[] }
   | { type: 'done' }
   /** `url` (…/#enroll=CODE) and `qrSvg` (its QR code, an SVG document: show it as an image, never inline) when an origin was given. */
   | { type: 'issued'; code: string; expiresAt: number; url?: string; qrSvg?: string }
@@ -140,7 +158,20 @@ export function encodeAccountRequest(r: AccountRequest): Uint8Array {
       return frameOf(AccountType.REVOKE, { device: r.device });
     case 'code':
       return frameOf(AccountType.CODE, r.origin === undefined ? {} : { origin: r.origin });
+    case 'people':
+      return frameOf(AccountType.PEOPLE, { query: r.query, ...(r.offset ? { offset: r.offset } : {}) });
   }
+}
+
+function query(value: unknown): string {
+  if (typeof value !== 'string' || value.length > 100 || /\p{Cc}/u.test(value)) throw new AccountProtocolError('bad-request', 'query: up to 100 characters');
+  return value;
+}
+
+function offset(value: unknown): number {
+  if (value === undefined) return 0;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value > 1_000_000) throw new AccountProtocolError('bad-request', 'offset: a whole number');
+  return value;
 }
 
 /** Decodes a request; throws AccountProtocolError('bad-request') for anything malformed. */
@@ -155,6 +186,8 @@ export function decodeAccountRequest(bytes: Uint8Array): AccountRequest {
       return { type: 'revoke', device: deviceId(body.device) };
     case AccountType.CODE:
       return body.origin === undefined ? { type: 'code' } : { type: 'code', origin: origin(body.origin) };
+    case AccountType.PEOPLE:
+      return { type: 'people', query: query(body.query), offset: offset(body.offset) };
     default:
       throw new AccountProtocolError('bad-request', `unknown request type ${type}`);
   }
@@ -164,6 +197,8 @@ export function encodeAccountResponse(r: AccountResponse): Uint8Array {
   switch (r.type) {
     case 'devices':
       return frameOf(AccountType.DEVICES, { devices: r.devices });
+    case 'found':
+      return frameOf(AccountType.FOUND, { total: r.total, offset: r.offset, people: r.people });
     case 'done':
       return frameOf(AccountType.DONE, {});
     case 'issued':
@@ -222,6 +257,20 @@ export function decodeAccountResponse(bytes: Uint8Array): AccountResponse {
         };
       });
       return { type: 'devices', devices };
+    }
+    case AccountType.FOUND: {
+      if (!Array.isArray(body.people) || body.people.length > DIRECTORY_PAGE) throw new AccountProtocolError('bad-response', 'people: a list');
+      const people = body.people.map((p: unknown): DirectoryEntry => {
+        if (typeof p !== 'object' || p === null) throw new AccountProtocolError('bad-response', 'people: objects');
+        const o = p as Record<string, unknown>;
+        return {
+          account: str(o.account, 'account', 256),
+          displayName: str(o.displayName, 'displayName', 256),
+          role: str(o.role, 'role', 32),
+          ...(o.class === undefined ? {} : { class: str(o.class, 'class', 64) }),
+        };
+      });
+      return { type: 'found', total: num(body.total, 'total'), offset: num(body.offset, 'offset'), people };
     }
     case AccountType.DONE:
       return { type: 'done' };

@@ -168,3 +168,5 @@ export function oldestLiveBucket(now: number, retentionDays: number): number {
 export function isExpired(timeMs: number, now: number, retentionDays: number): boolean {
   return timeMs + retentionDays * BUCKET_MS <= now;
 }
+
+export { foldGerman, foldPlain, matchesName } from './names.ts';
