@@ -168,6 +168,50 @@ describe('web app: group info and direct messages', () => {
     expect(ben.errors).toEqual([]);
   });
 
+  it("finds people of the whole school in 'Neuer Chat', as the school's policy allows, and starts a chat with one outside his groups", async () => {
+    // Frau Schulz teaches at the school but in none of Ben's groups; Tom is a pupil (pupils may not write to each other here).
+    const schulz = await nodeDevice(relay, 'schulz', 'teacher', 'Frau Schulz');
+    const tom = await nodeDevice(relay, 'tom', 'pupil', 'Tom Weiß');
+    try {
+      const page = ben.page;
+      await page.getByRole('button', { name: 'Neuer Chat' }).click();
+      const dialog = page.getByRole('dialog', { name: 'Neuer Chat' });
+      await dialog.waitFor({ timeout: WAIT });
+      const search = dialog.getByRole('searchbox', { name: 'Person suchen' });
+      const school = dialog.getByRole('list', { name: 'Weitere Personen der Schule', exact: true }).getByRole('button');
+      await search.fill('schulz');
+      await expect.poll(() => school.allTextContents(), { timeout: WAIT }).toEqual([expect.stringContaining('Frau Schulz')]);
+      expect(await dialog.getByRole('list', { name: 'Personen', exact: true }).getByRole('button').count()).toBe(0);
+      await expectNoAxeViolations(page, 'new chat (school directory)');
+      await screenshot(page, '26-new-chat-school');
+      // The relay does not list a pupil to a pupil where they may not write to each other.
+      await search.fill('weiss');
+      await expect.poll(() => dialog.getByText('Niemand gefunden.').count(), { timeout: WAIT }).toBe(1);
+      expect(await school.count()).toBe(0);
+
+      await search.fill('schulz');
+      await expect.poll(() => school.count(), { timeout: WAIT }).toBe(1);
+      await school.first().click();
+      await expect.poll(() => dialog.count(), { timeout: WAIT }).toBe(0);
+      await expect.poll(() => page.locator('sm-chat h1').textContent(), { timeout: WAIT }).toBe('Frau Schulz');
+      await sendMessage(page, 'Guten Tag Frau Schulz, ist in der AG Chor noch Platz?');
+      await expect
+        .poll(
+          async () => {
+            const direct = schulz.engine.groups().find((g) => g.kind === 'direct')?.id;
+            if (!direct || !schulz.engine.canRead(direct)) return [];
+            return (await schulz.engine.messages(direct)).map((m) => m.text);
+          },
+          { timeout: WAIT },
+        )
+        .toContain('Guten Tag Frau Schulz, ist in der AG Chor noch Platz?');
+      expect(ben.errors).toEqual([]);
+    } finally {
+      await tom.close();
+      await schulz.close();
+    }
+  });
+
   it('lets a teacher create a group with picked members from "Neuer Chat"; a pupil is not offered it', async () => {
     // The pupil's dialog has no "Neue Gruppe" (the school's whoMayCreateGroups: teachers, staff, admins).
     await ben.page.getByRole('button', { name: 'Neuer Chat' }).click();

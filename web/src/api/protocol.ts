@@ -234,6 +234,11 @@ export interface EngineApi {
   /** The people this device knows from its groups (not this account), sorted by name. */
   people(): Person[];
   /**
+   * The school's directory at the relay: people this account may write to directly, matching `query` (needs the
+   * link to the relay; 'account' with detail 'unreachable' else).
+   */
+  schoolPeople(args: { query: string }): Person[];
+  /**
    * Opens the direct chat with `account`, creating it if there is none; 'forbidden' (detail 'direct-refused') when
    * the school's policy does not allow it.
    */

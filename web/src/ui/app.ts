@@ -464,6 +464,9 @@ export class App extends LitElement {
     this.dialog = { kind: 'info', info };
   }
 
+  /** The school's directory for "Neuer Chat" (the worker asks the relay). */
+  private readonly searchSchool = (query: string): Promise<Person[]> => this.call('schoolPeople', { query });
+
   private async showNewChat(): Promise<void> {
     this.rememberOpener();
     const [people, mayCreateGroups] = await Promise.all([this.call('people'), this.call('mayCreateGroups'), import('./new-chat.ts')]);
@@ -538,6 +541,7 @@ export class App extends LitElement {
     if (d?.kind === 'new-chat')
       return html`<sm-new-chat
         .people=${d.people}
+        .searchSchool=${this.searchSchool}
         .mayCreateGroups=${d.mayCreateGroups}
         error=${d.error}
         ?busy=${d.busy}

@@ -28,8 +28,15 @@ export class NewChatDialog extends LitElement {
     query: { state: true },
     mode: { state: true },
     picked: { state: true },
+    searchSchool: { attribute: false },
+    school: { state: true },
   };
   declare people: Person[];
+  /** Asks the school's directory (through the worker and the relay); absent: only known people are searched. */
+  declare searchSchool: ((query: string) => Promise<Person[]>) | undefined;
+  /** What the school's directory answered for the current query (people not among `people`), or why it did not. */
+  declare school: { query: string; people: Person[] } | { query: string; failed: true } | undefined;
+  private schoolTimer: ReturnType<typeof setTimeout> | undefined;
   /** The school lets this account create groups: "Neue Gruppe" is offered. */
   declare mayCreateGroups: boolean;
   declare mode: 'person' | 'group';
@@ -49,6 +56,52 @@ export class NewChatDialog extends LitElement {
     this.mayCreateGroups = false;
     this.mode = 'person';
     this.picked = new Set();
+    this.searchSchool = undefined;
+    this.school = undefined;
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    clearTimeout(this.schoolTimer);
+  }
+
+  /** Asks the school's directory a moment after typing stops (two characters at least). */
+  private askSchool(): void {
+    clearTimeout(this.schoolTimer);
+    const query = this.query.trim();
+    const search = this.searchSchool;
+    if (!search || query.length < 2) {
+      this.school = undefined;
+      return;
+    }
+    this.schoolTimer = setTimeout(async () => {
+      try {
+        const people = await search(query);
+        if (this.query.trim() !== query) return;
+        const known = new Set(this.people.map((p) => p.account));
+        this.school = { query, people: people.filter((p) => !known.has(p.account)) };
+      } catch {
+        if (this.query.trim() === query) this.school = { query, failed: true };
+      }
+    }, 250);
+  }
+
+  private renderPerson(p: Person) {
+    return html`<li>
+      <button class="person" ?disabled=${this.busy} @click=${() => this.pick(p)}>
+        <span class="avatar small" style="background:${avatarColour(p.account)}" aria-hidden="true">${initials(p.name)}</span>
+        <span class="who">
+          <span class="name">${p.name}</span>
+          <span class="tags">
+            ${p.role ? html`<span class=${p.role === 'teacher' ? 'tag teacher' : 'tag'}>${roleLabel(p.role)}</span>` : nothing}${p.partnerSchool
+              ? html`<span class="tag school">${msg(str`Schule: ${p.partnerSchool}`, { id: 'info.partner-school' })}</span>`
+              : nothing}${p.direct ? html`<span class="tag">${msg('Chat vorhanden', { id: 'new.existing' })}</span>` : nothing}${p.mayMessage
+              ? nothing
+              : html`<span class="tag">${msg('Direktchat nicht erlaubt', { id: 'new.not-allowed' })}</span>`}
+          </span>
+        </span>
+      </button>
+    </li>`;
   }
 
   override firstUpdated(): void {
@@ -166,6 +219,10 @@ export class NewChatDialog extends LitElement {
 
   private renderSearch() {
     const found = this.people.filter((p) => matchesName(p.name, this.query));
+    const school = this.school && this.school.query === this.query.trim() ? this.school : undefined;
+    const more = school && 'people' in school ? school.people : [];
+    const first = found[0] ?? more[0];
+    const total = found.length + more.length;
     return html`<div class="body">
         ${this.mayCreateGroups
           ? html`<button class="secondary new-group" @click=${() => this.switchTo('group')}>${msg('Neue Gruppe', { id: 'group.new.title' })}</button>`
@@ -180,37 +237,37 @@ export class NewChatDialog extends LitElement {
           @input=${(e: Event) => {
             this.query = (e.target as HTMLInputElement).value;
             this.error = '';
+            this.askSchool();
           }}
           @keydown=${(e: KeyboardEvent) => {
-            if (e.key === 'Enter' && found.length > 0) {
+            if (e.key === 'Enter' && first) {
               e.preventDefault();
-              this.pick(found[0]!);
+              this.pick(first);
             }
           }}
         />
-        <p class="muted small">${msg('Du findest alle, die in deinen Gruppen sind.', { id: 'new.hint' })}</p>
+        <p class="muted small">
+          ${this.searchSchool
+            ? msg('Du findest alle aus deinen Gruppen und, mit Verbindung zur Schule, alle an der Schule, denen du schreiben darfst.', { id: 'new.hint-school' })
+            : msg('Du findest alle, die in deinen Gruppen sind.', { id: 'new.hint' })}
+        </p>
         ${this.error ? html`<p class="error" role="alert">${this.error}</p>` : nothing}
-        <p class="sr-only" role="status">${msg(str`${found.length} Treffer`, { id: 'new.count' })}</p>
-        ${found.length === 0 ? html`<p class="muted">${msg('Niemand gefunden.', { id: 'new.none' })}</p>` : nothing}
+        <p class="sr-only" role="status">${msg(str`${total} Treffer`, { id: 'new.count' })}</p>
+        ${total === 0 && (!this.searchSchool || this.query.trim().length < 2 || school)
+          ? html`<p class="muted">${msg('Niemand gefunden.', { id: 'new.none' })}</p>`
+          : nothing}
         <ul class="people" aria-label=${msg('Personen', { id: 'new.people' })}>
-          ${found.map(
-            (p) => html`<li>
-              <button class="person" ?disabled=${this.busy} @click=${() => this.pick(p)}>
-                <span class="avatar small" style="background:${avatarColour(p.account)}" aria-hidden="true">${initials(p.name)}</span>
-                <span class="who">
-                  <span class="name">${p.name}</span>
-                  <span class="tags">
-                    ${p.role ? html`<span class=${p.role === 'teacher' ? 'tag teacher' : 'tag'}>${roleLabel(p.role)}</span>` : nothing}${p.partnerSchool
-                      ? html`<span class="tag school">${msg(str`Schule: ${p.partnerSchool}`, { id: 'info.partner-school' })}</span>`
-                      : nothing}${p.direct ? html`<span class="tag">${msg('Chat vorhanden', { id: 'new.existing' })}</span>` : nothing}${p.mayMessage
-                      ? nothing
-                      : html`<span class="tag">${msg('Direktchat nicht erlaubt', { id: 'new.not-allowed' })}</span>`}
-                  </span>
-                </span>
-              </button>
-            </li>`,
-          )}
+          ${found.map((p) => this.renderPerson(p))}
         </ul>
+        ${more.length > 0
+          ? html`<h3 class="more-title" id="school-title">${msg('Weitere Personen der Schule', { id: 'new.school' })}</h3>
+              <ul class="people" aria-labelledby="school-title">
+                ${more.map((p) => this.renderPerson(p))}
+              </ul>`
+          : nothing}
+        ${school && 'failed' in school
+          ? html`<p class="muted small">${msg('Die Schule ist gerade nicht erreichbar: Gefunden werden nur Personen aus deinen Gruppen.', { id: 'new.school-offline' })}</p>`
+          : nothing}
       </div>`;
   }
 
@@ -220,6 +277,11 @@ export class NewChatDialog extends LitElement {
     css`
       dialog {
         height: min(640px, calc(100vh - 24px));
+      }
+      .more-title {
+        margin: 12px 0 4px;
+        font-size: 0.9rem;
+        color: var(--brand-strong);
       }
       .small {
         font-size: 0.85rem;

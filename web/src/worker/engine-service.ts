@@ -260,6 +260,10 @@ export function handlers(client: Client): { [M in Method]: (...args: Parameters<
       if (typeof account !== 'string' || account === '') throw new ApiFailure({ code: 'bad-request', message: 'account: an account reference' });
       return (await current(client)).openDirect(account);
     },
+    schoolPeople: async ({ query }) => {
+      if (typeof query !== 'string' || query.length > 100) throw new ApiFailure({ code: 'bad-request', message: 'query: up to 100 characters' });
+      return (await current(client)).schoolPeople(query);
+    },
     mayCreateGroups: async () => (await current(client)).mayCreateGroups(),
     createGroup: async ({ name, announcement, members }) => {
       if (typeof name !== 'string' || !Array.isArray(members) || members.some((m) => typeof m !== 'string'))

@@ -3,7 +3,7 @@ import type { AccountDevice, AccountRequest } from '@schoolmesh/client/account';
 import { Engine, EngineError, type EngineEvent, type Posted } from '@schoolmesh/engine';
 import { type DeviceIdentity, type TrustStore, decodeDeviceIdentity, encodeDeviceIdentity } from '@schoolmesh/identity';
 import type { AeadKey } from '@schoolmesh/crypto';
-import { BUCKET_MS, bucketOf, bucketStart, type Role, type SchoolPolicy, defaultSchoolPolicy, isExpired, roles as allRoles } from '@schoolmesh/model';
+import { BUCKET_MS, accountRef, bucketOf, bucketStart, type Role, type SchoolPolicy, defaultSchoolPolicy, isExpired, roles as allRoles } from '@schoolmesh/model';
 import { openIdbStorage } from '@schoolmesh/storage-idb';
 import type { AppEvent, ApprovalCode, ChatSummary, ConnectionStatus, FileToSend, GroupInfo, MessagePage, MessageView, MyDevice, Person, ProfileSummary } from '../api/protocol.ts';
 import type { AuditEntry, AuditHead } from '@schoolmesh/client/audit';
@@ -14,7 +14,7 @@ import { DirectLinks } from './direct.ts';
 import { groupEvents } from './group-events.ts';
 import { EncryptedStorage } from './encrypted-storage.ts';
 import type { BrowserRelayConnection } from './net.ts';
-import { DirectChatRefused, GroupRefused, directPartner, directWith, groupInfo, knownPeople, mayCreateGroups, mayMessage, people } from './people.ts';
+import { DirectChatRefused, GroupRefused, type KnownPerson, directPartner, directWith, groupInfo, knownPeople, mayCreateGroups, mayMessage, people } from './people.ts';
 import { profileDatabase } from './registry.ts';
 
 type ChatMessage = Awaited<ReturnType<Engine['messages']>>[number];
@@ -59,6 +59,8 @@ export class ProfileRuntime {
   /** Pending marks restored after a reload: the entries go out with catch-up, cleared once caught up. */
   private readonly restored = new Set<string>();
   private readonly seen = new Map<string, number>();
+  /** People found in the school's directory (by account reference): a direct chat can be started with them. */
+  private readonly directoryPeople = new Map<string, KnownPerson>();
   /** Chats this account was removed from and the user took off the list. */
   private readonly dismissed = new Set<string>();
   private readonly lastReceipt = new Map<string, string>();
@@ -427,10 +429,30 @@ export class ProfileRuntime {
   }
 
   /** Opens the direct chat with `account`, or creates it (both as members; the policy decides who may). */
+  /**
+   * The school's directory (account protocol PEOPLE): the people of this school this account may write to directly,
+   * matching `query`; the relay applies the school's policy, this device checks it again.
+   */
+  async schoolPeople(query: string): Promise<Person[]> {
+    const answer = await this.account({ type: 'people', query });
+    if (answer.type !== 'found') return [];
+    const school = this.identity.certificate.school;
+    const out: Person[] = [];
+    for (const p of answer.people) {
+      const account = accountRef(school, p.account);
+      if (account === this.engine.account) continue;
+      const person: KnownPerson = { name: p.displayName, role: p.role, school, notBefore: 0 };
+      this.directoryPeople.set(account, person);
+      const direct = directWith(this.engine, account);
+      out.push({ account, name: p.displayName, role: p.role, ...(direct ? { direct } : {}), mayMessage: mayMessage(this.identity.certificate.role, person, this.schoolPolicy()) });
+    }
+    return out;
+  }
+
   async openDirect(account: string): Promise<{ group: string; created: boolean }> {
     const existing = directWith(this.engine, account);
     if (existing) return { group: existing, created: false };
-    const person = knownPeople(this.engine).get(account);
+    const person = knownPeople(this.engine).get(account) ?? this.directoryPeople.get(account);
     if (!person || account === this.engine.account) throw new DirectChatRefused('unknown-person', 'this device does not know that person');
     if (!mayMessage(this.identity.certificate.role, person, this.schoolPolicy())) throw new DirectChatRefused('policy', "the school's policy does not allow this direct chat");
     const mine = this.identity.certificate.displayName;
