@@ -14,6 +14,13 @@ import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay }
 import { buildWeb, captureWorkerConsole, enrollWith, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
+
+/** Sends what is staged above the composer (files picked, dropped or pasted), once `count` files show there. */
+async function sendStaged(page: Page, count: number): Promise<void> {
+  const staged = page.getByRole('list', { name: 'Anhänge für die nächste Nachricht' }).getByRole('listitem');
+  await expect.poll(() => staged.count(), { timeout: WAIT }).toBe(count);
+  await page.locator('sm-chat').getByRole('button', { name: 'Senden' }).click();
+}
 const PIN = '2580';
 
 async function enroll(page: Page, http: string, code: string): Promise<void> {
@@ -132,6 +139,7 @@ describe('web app: two pupils exchange an image and a PDF', () => {
     const png = await testPng(ben.page, 2400, 1200);
     expect(png.length).toBeGreaterThan(1000);
     await ben.page.locator('sm-chat input[type="file"]').setInputFiles({ name: 'tafel.png', mimeType: 'image/png', buffer: png });
+    await sendStaged(ben.page, 1);
 
     // Ben's own bubble shows the image once it is sent; it arrives at the relay.
     const benLine = ben.page.locator('sm-chat .line').filter({ hasText: 'Mein Tafelbild von heute' });
@@ -171,6 +179,7 @@ describe('web app: two pupils exchange an image and a PDF', () => {
   it('a PDF arrives as a file card that downloads the same bytes', async () => {
     const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n% Schoolmesh test\n'), Buffer.alloc(30_000, 0x41), Buffer.from('\n%%EOF\n')]);
     await ben.page.locator('sm-chat input[type="file"]').setInputFiles({ name: 'Arbeitsblatt.pdf', mimeType: 'application/pdf', buffer: pdf });
+    await sendStaged(ben.page, 1);
     const card = mia.page.locator('sm-chat .line').filter({ hasText: 'Arbeitsblatt.pdf' });
     await card.waitFor({ timeout: WAIT });
     const [download] = await Promise.all([mia.page.waitForEvent('download', { timeout: WAIT }), card.getByRole('button', { name: 'Arbeitsblatt.pdf öffnen' }).click()]);
@@ -180,6 +189,37 @@ describe('web app: two pupils exchange an image and a PDF', () => {
     expect(Buffer.compare(await readFile(path), pdf)).toBe(0);
     await expectNoAxeViolations(mia.page, 'chat with a PDF');
   });
+
+  it('sends several files in one message: picked together, each shown before sending and removable; Mia gets them all', async () => {
+    const files = [
+      { name: 'seite1.png', mimeType: 'image/png', buffer: await testPng(ben.page, 600, 300) },
+      { name: 'seite2.png', mimeType: 'image/png', buffer: await testPng(ben.page, 300, 600) },
+      { name: 'falsch.png', mimeType: 'image/png', buffer: await testPng(ben.page, 200, 200) },
+      { name: 'Lösungen.pdf', mimeType: 'application/pdf', buffer: Buffer.concat([Buffer.from('%PDF-1.4\n'), Buffer.alloc(5_000, 0x42), Buffer.from('\n%%EOF\n')]) },
+    ];
+    await ben.page.locator('sm-chat input[type="file"]').setInputFiles(files);
+    const staged = ben.page.getByRole('list', { name: 'Anhänge für die nächste Nachricht' }).getByRole('listitem');
+    await expect.poll(() => staged.count(), { timeout: WAIT }).toBe(4);
+    // One picked by mistake comes out again before sending.
+    await ben.page.getByRole('button', { name: 'falsch.jpg entfernen' }).click();
+    await expect.poll(() => staged.count()).toBe(3);
+    await ben.page.getByRole('textbox', { name: /Nachricht an/ }).fill('Hausaufgaben mit Lösungen');
+    await expectNoAxeViolations(ben.page, 'composer with staged files');
+    await screenshot(ben.page, '27-attachments-staged');
+    await ben.page.getByRole('textbox', { name: /Nachricht an/ }).press('Enter');
+    await expect.poll(() => staged.count(), { timeout: WAIT }).toBe(0);
+
+    const miaLine = mia.page.locator('sm-chat .line').filter({ hasText: 'Hausaufgaben mit Lösungen' });
+    await miaLine.waitFor({ timeout: 2 * WAIT });
+    const images = miaLine.locator('sm-attachment .thumb img');
+    await expect.poll(() => images.count(), { timeout: 2 * WAIT }).toBe(2);
+    await expect
+      .poll(() => images.evaluateAll((all: HTMLImageElement[]) => all.map((img) => (img.complete ? `${img.naturalWidth}x${img.naturalHeight}` : ''))), { timeout: 2 * WAIT })
+      .toEqual(['600x300', '300x600']);
+    await miaLine.getByRole('button', { name: 'Lösungen.pdf öffnen' }).waitFor({ timeout: WAIT });
+    expect(await miaLine.getByText('falsch').count()).toBe(0);
+    await expectNoAxeViolations(mia.page, 'message with several files');
+  }, 120_000);
 
   it('refuses too-large and unsupported files with a clear error, and keeps the typed text', async () => {
     const box = ben.page.getByRole('textbox', { name: /Nachricht an/ });
@@ -206,6 +246,7 @@ describe('web app: two pupils exchange an image and a PDF', () => {
 
     await ben.page.getByRole('textbox', { name: /Nachricht an/ }).fill('Tafelbild aus dem Funkloch');
     await ben.page.locator('sm-chat input[type="file"]').setInputFiles({ name: 'funkloch.png', mimeType: 'image/png', buffer: await testPng(ben.page, 800, 400) });
+    await sendStaged(ben.page, 1);
     // Written at once, shown from Ben's own copy, marked as waiting for the school.
     const benLine = ben.page.locator('sm-chat .line').filter({ hasText: 'Tafelbild aus dem Funkloch' });
     await benLine.locator('sm-attachment .thumb img').waitFor({ timeout: WAIT });

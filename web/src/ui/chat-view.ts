@@ -8,7 +8,7 @@ import './attachment-view.ts';
 import type { AttachmentLoader } from './attachment-view.ts';
 import { FileProblem, prepareFile } from './files.ts';
 import { avatarColour, dayKey, dayLabel, fullTime, initials, kindLabel, membersLabel, nameColour, roleLabel, timeOf } from './format.ts';
-import { attachIcon, backIcon, checkIcon, clockIcon, deleteIcon, doubleCheckIcon, editIcon, infoIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
+import { attachIcon, backIcon, checkIcon, clockIcon, closeIcon, deleteIcon, doubleCheckIcon, editIcon, infoIcon, lockIcon, moreIcon, replyIcon, sendIcon } from './icons.ts';
 import { groupEventText } from './group-events.ts';
 import { base } from './styles.ts';
 
@@ -53,6 +53,9 @@ export interface SendFilesDetail extends SendDetail {
 /** How the chat gets an attachment's bytes: the app asks the worker. */
 export type LoadAttachment = (ref: { group: string; bucket: number; key: string; id: string }) => ReturnType<AttachmentLoader>;
 
+/** At most this many files go in one message (the content schema allows 16). */
+const MAX_FILES_PER_MESSAGE = 10;
+
 /** Rows a chat shows when it opens (the newest screenful and a little more); the older loaded rows follow when idle. */
 const FIRST_ROWS = 24;
 
@@ -87,9 +90,12 @@ export class ChatView extends LitElement {
     menu: { state: true },
     sending: { state: true },
     uploaded: { state: true },
+    staged: { state: true },
     loadAttachment: { attribute: false },
   };
   declare sending: boolean;
+  /** Files picked, dropped or pasted for the next message, each with a preview URL for images. */
+  declare staged: { file: FileToSend; url?: string }[];
   /** Percent of the files uploaded, while sending. */
   declare uploaded: number | undefined;
   declare loadAttachment: LoadAttachment | undefined;
@@ -127,6 +133,12 @@ export class ChatView extends LitElement {
     this.editing = undefined;
     this.sendError = '';
     this.menu = undefined;
+    this.staged = [];
+    // Files dragged onto the chat are staged for the next message.
+    this.addEventListener('dragover', (e) => {
+      if (this.chat?.canPost && e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    });
+    this.addEventListener('drop', (e) => this.onDrop(e));
   }
 
   private get list(): LitVirtualizer<Row> | null {
@@ -150,6 +162,8 @@ export class ChatView extends LitElement {
       this.editing = undefined;
       this.menu = undefined;
       this.sendError = '';
+      // Files staged for another chat do not follow into this one.
+      if (!this.sending) this.clearStaged();
       this.partial = true;
       this.firstShown = false;
     } else if (changed.has('messages')) {
@@ -277,6 +291,7 @@ export class ChatView extends LitElement {
     const area = this.textarea;
     if (!area || !this.chat) return;
     const text = area.value.replace(/^\s+|\s+$/g, '');
+    if (this.staged.length > 0 && !this.editing) return this.sendFiles(text);
     if (!text) return;
     if (this.editing) {
       const m = this.editing;
@@ -297,40 +312,89 @@ export class ChatView extends LitElement {
     this.renderRoot.querySelector<HTMLInputElement>('input[type="file"]')?.click();
   }
 
-  /** A file was picked: checked and downscaled here, then sent with the composer's text as one message. */
-  private async onFilePicked(e: Event): Promise<void> {
+  private onFilePicked(e: Event): void {
     const input = e.target as HTMLInputElement;
-    const file = input.files?.[0];
+    const files = [...(input.files ?? [])];
     input.value = '';
-    if (!file || !this.chat) return;
+    void this.stage(files);
+  }
+
+  /**
+   * Files picked, dropped or pasted: checked and (images) downscaled here, then shown above the composer, where each
+   * can be taken out again; they go with the composer's text as one message when it is sent.
+   */
+  private async stage(files: File[]): Promise<void> {
+    if (files.length === 0 || !this.chat || this.sending || this.editing) return;
     this.sendError = '';
-    let prepared: FileToSend;
-    try {
-      prepared = await prepareFile(file);
-    } catch (error) {
-      const code = error instanceof FileProblem ? error.code : 'unreadable';
-      this.sendError =
-        code === 'unsupported'
-          ? msg('Diese Datei kann nicht gesendet werden. Möglich sind Bilder (JPEG, PNG, WebP, GIF) und PDF-Dateien.', { id: 'att.error.unsupported' })
-          : code === 'too-large'
-            ? msg('Die Datei ist zu groß. Möglich sind höchstens 10 MB.', { id: 'att.error.too-large' })
-            : msg('Die Datei konnte nicht gelesen werden.', { id: 'att.error.unreadable' });
-      return;
+    const room = MAX_FILES_PER_MESSAGE - this.staged.length;
+    if (files.length > room) this.sendError = msg(str`Höchstens ${MAX_FILES_PER_MESSAGE} Dateien in einer Nachricht.`, { id: 'att.error.too-many' });
+    for (const file of files.slice(0, Math.max(0, room))) {
+      try {
+        const prepared = await prepareFile(file);
+        const url = prepared.mime.startsWith('image/') ? URL.createObjectURL(new Blob([new Uint8Array(prepared.bytes)], { type: prepared.mime })) : undefined;
+        this.staged = [...this.staged, { file: prepared, ...(url ? { url } : {}) }];
+      } catch (error) {
+        const code = error instanceof FileProblem ? error.code : 'unreadable';
+        this.sendError =
+          code === 'unsupported'
+            ? msg('Diese Datei kann nicht gesendet werden. Möglich sind Bilder (JPEG, PNG, WebP, GIF) und PDF-Dateien.', { id: 'att.error.unsupported' })
+            : code === 'too-large'
+              ? msg('Die Datei ist zu groß. Möglich sind höchstens 10 MB.', { id: 'att.error.too-large' })
+              : msg('Die Datei konnte nicht gelesen werden.', { id: 'att.error.unreadable' });
+      }
     }
+    this.textarea?.focus();
+  }
+
+  private unstage(index: number): void {
+    const [gone] = this.staged.slice(index, index + 1);
+    if (gone?.url) URL.revokeObjectURL(gone.url);
+    this.staged = this.staged.filter((_, i) => i !== index);
+    this.textarea?.focus();
+  }
+
+  private clearStaged(): void {
+    for (const s of this.staged) if (s.url) URL.revokeObjectURL(s.url);
+    this.staged = [];
+  }
+
+  /** Sends the staged files with the composer's text as one message; they stay staged until it is through. */
+  private sendFiles(text: string): void {
+    if (!this.chat || this.sending) return;
     const area = this.textarea;
-    const text = area?.value.replace(/^\s+|\s+$/g, '') ?? '';
     if (area) area.value = '';
-    const detail: SendFilesDetail = { group: this.chat.id, text, files: [prepared], ...(this.replyTo ? { replyTo: { bucket: this.replyTo.bucket, key: this.replyTo.key } } : {}) };
+    const detail: SendFilesDetail = {
+      group: this.chat.id,
+      text,
+      files: this.staged.map((s) => s.file),
+      ...(this.replyTo ? { replyTo: { bucket: this.replyTo.bucket, key: this.replyTo.key } } : {}),
+    };
     this.replyTo = undefined;
     this.sending = true;
     this.stickToBottom = true;
     this.emit<SendFilesDetail>('send-files', detail);
   }
 
+  /** Files dropped on the chat, or pasted into the composer, are staged like picked ones. */
+  private onDrop(e: DragEvent): void {
+    const files = [...(e.dataTransfer?.files ?? [])];
+    if (files.length === 0 || !this.chat?.canPost) return;
+    e.preventDefault();
+    void this.stage(files);
+  }
+
+  private onPaste(e: ClipboardEvent): void {
+    const files = [...(e.clipboardData?.files ?? [])];
+    if (files.length === 0) return;
+    e.preventDefault();
+    void this.stage(files);
+  }
+
   /** The app calls this when a message with files is through. */
   filesSent(): void {
     this.sending = false;
     this.uploaded = undefined;
+    this.clearStaged();
   }
 
   /** Upload progress of the message being sent (from the worker). */
@@ -622,6 +686,26 @@ export class ChatView extends LitElement {
               : nothing}
           </p>`
         : nothing}
+      ${this.staged.length > 0
+        ? html`<ul class="staged" aria-label=${msg('Anhänge für die nächste Nachricht', { id: 'att.staged' })}>
+            ${this.staged.map(
+              (s, i) => html`<li>
+                ${s.url ? html`<img src=${s.url} alt="" />` : html`<span class="doc" aria-hidden="true">PDF</span>`}
+                <span class="staged-name">${s.file.name}</span>
+                <button
+                  class="icon-button remove"
+                  type="button"
+                  ?disabled=${this.sending}
+                  aria-label=${msg(str`${s.file.name} entfernen`, { id: 'att.unstage' })}
+                  title=${msg(str`${s.file.name} entfernen`, { id: 'att.unstage' })}
+                  @click=${() => this.unstage(i)}
+                >
+                  ${closeIcon}
+                </button>
+              </li>`,
+            )}
+          </ul>`
+        : nothing}
       <form
         class="composer"
         @submit=${(e: Event) => {
@@ -639,13 +723,14 @@ export class ChatView extends LitElement {
         >
           ${attachIcon}
         </button>
-        <input type="file" hidden accept="image/jpeg,image/png,image/webp,image/gif,application/pdf" @change=${this.onFilePicked} />
+        <input type="file" hidden multiple accept="image/jpeg,image/png,image/webp,image/gif,application/pdf" @change=${this.onFilePicked} />
         <textarea
           rows="1"
           aria-label=${msg(str`Nachricht an ${chat.name}`, { id: 'chat.composer-label' })}
           placeholder=${msg('Nachricht schreiben', { id: 'chat.composer-placeholder' })}
           aria-describedby="composer-hint"
           @keydown=${this.onKeyDown}
+          @paste=${this.onPaste}
         ></textarea>
         <span id="composer-hint" class="sr-only">${msg('Enter sendet, Umschalt+Enter beginnt eine neue Zeile.', { id: 'chat.composer-hint' })}</span>
         <button
@@ -1026,6 +1111,56 @@ export class ChatView extends LitElement {
       .quote.edit .icon {
         width: 16px;
         height: 16px;
+      }
+      .staged {
+        list-style: none;
+        display: flex;
+        gap: 8px;
+        margin: 0;
+        padding: 8px 16px 0;
+        overflow-x: auto;
+        background: var(--panel-alt);
+      }
+      .staged li {
+        position: relative;
+        flex: none;
+        width: 96px;
+        display: grid;
+        gap: 4px;
+        justify-items: center;
+      }
+      .staged img,
+      .staged .doc {
+        width: 96px;
+        height: 72px;
+        object-fit: cover;
+        border-radius: 8px;
+        border: 1px solid var(--line);
+        background: #fff;
+      }
+      .staged .doc {
+        display: grid;
+        place-items: center;
+        font-weight: 700;
+        color: var(--danger);
+      }
+      .staged-name {
+        width: 100%;
+        font-size: 0.75rem;
+        white-space: nowrap;
+        overflow: hidden;
+        text-overflow: ellipsis;
+        text-align: center;
+      }
+      .staged .remove {
+        position: absolute;
+        top: -6px;
+        right: -6px;
+        width: 28px;
+        height: 28px;
+        background: #fff;
+        border: 1px solid var(--line);
+        border-radius: 50%;
       }
       .composer-wrap {
         background: var(--panel-alt);
