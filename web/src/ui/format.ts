@@ -1,6 +1,7 @@
 import { msg, str } from '@lit/localize';
 import type { GroupKind } from '../api/protocol.ts';
 import { intlLocale } from '../i18n/locale.ts';
+import { germanDateShort, germanDayDate, germanFullTime, germanTime, germanWeekday } from './german-dates.ts';
 
 const DAY = 86_400_000;
 
@@ -31,8 +32,11 @@ function formatter(style: string, options: Intl.DateTimeFormatOptions): Intl.Dat
   return f;
 }
 
+/** German, the default, is formatted without Intl (`german-dates.ts`: no ICU data to load on a cold start). */
+const german = () => intlLocale() === 'de-DE';
+
 export function timeOf(ts: number): string {
-  return formatter('time', { hour: '2-digit', minute: '2-digit' }).format(ts);
+  return german() ? germanTime(ts) : formatter('time', { hour: '2-digit', minute: '2-digit' }).format(ts);
 }
 
 /** "Heute", "Gestern", a weekday within the last week, else a date. */
@@ -40,8 +44,8 @@ export function dayLabel(ts: number, now = Date.now()): string {
   const diff = Math.round((startOfDay(now) - startOfDay(ts)) / DAY);
   if (diff === 0) return msg('Heute', { id: 'day.today' });
   if (diff === 1) return msg('Gestern', { id: 'day.yesterday' });
-  if (diff > 1 && diff < 7) return formatter('weekday', { weekday: 'long' }).format(ts);
-  return formatter('day', { weekday: 'long', day: 'numeric', month: 'long' }).format(ts);
+  if (diff > 1 && diff < 7) return german() ? germanWeekday(ts) : formatter('weekday', { weekday: 'long' }).format(ts);
+  return german() ? germanDayDate(ts) : formatter('day', { weekday: 'long', day: 'numeric', month: 'long' }).format(ts);
 }
 
 /** The short time in the chat list: a time today, "Gestern", a weekday, or a date. */
@@ -49,12 +53,12 @@ export function listTime(ts: number, now = Date.now()): string {
   const diff = Math.round((startOfDay(now) - startOfDay(ts)) / DAY);
   if (diff === 0) return timeOf(ts);
   if (diff === 1) return msg('Gestern', { id: 'day.yesterday' });
-  if (diff > 1 && diff < 7) return formatter('weekday-short', { weekday: 'short' }).format(ts);
-  return formatter('date-short', { day: '2-digit', month: '2-digit', year: '2-digit' }).format(ts);
+  if (diff > 1 && diff < 7) return german() ? germanWeekday(ts, true) : formatter('weekday-short', { weekday: 'short' }).format(ts);
+  return german() ? germanDateShort(ts) : formatter('date-short', { day: '2-digit', month: '2-digit', year: '2-digit' }).format(ts);
 }
 
 export function fullTime(ts: number): string {
-  return formatter('full', { dateStyle: 'full', timeStyle: 'short' }).format(ts);
+  return german() ? germanFullTime(ts) : formatter('full', { dateStyle: 'full', timeStyle: 'short' }).format(ts);
 }
 
 export function initials(name: string): string {
