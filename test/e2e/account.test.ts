@@ -9,7 +9,7 @@ import { accountRef } from '@schoolmesh/model';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RelayProcess, removeSetup, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { buildWeb, enrollWith, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, sendMessage, webBuildDir } from './support.ts';
+import { buildWeb, enrollWith, expectNoAxeViolations, launchChromium, type NodeDevice, nodeDevice, openPupil, type Pupil, reloadAndUnlock, screenshot, sendMessage, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
 const PIN = '2580';
@@ -428,13 +428,7 @@ describe('web app: group info and direct messages', () => {
     await screenshot(page, '25-removed-from-group');
 
     // After a reload (the profile opens with its PIN again) the chat is still there, still read-only.
-    await page.reload();
-    const pinBox = page.getByLabel('PIN oder Passwort');
-    await pinBox.or(entry).first().waitFor({ timeout: WAIT });
-    if (await pinBox.isVisible()) {
-      await pinBox.fill(PIN);
-      await pinBox.press('Enter');
-    }
+    await reloadAndUnlock(page, PIN, entry);
     await expect.poll(() => entry.textContent(), { timeout: WAIT }).toContain('Du wurdest aus der Gruppe entfernt');
     await entry.click();
     await expect.poll(() => banner.count(), { timeout: WAIT }).toBe(1);

@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { until } from '../../relay/test/support/devices.ts';
 import { type RelayProcess, removeSetup, rewriteConfig, setupRelay, startRelay } from '../../relay/test/support/relay-process.ts';
-import { bubble, buildWeb, enrollWith, expectNoAxeViolations, launchChromium, measureInitialJs, type NodeDevice, nodeDevice, openPupil, type Pupil, screenshot, sendMessage, setEngineClock, webBuildDir } from './support.ts';
+import { bubble, buildWeb, enrollWith, expectNoAxeViolations, launchChromium, measureInitialJs, type NodeDevice, nodeDevice, openPupil, type Pupil, reloadAndUnlock, screenshot, sendMessage, setEngineClock, webBuildDir } from './support.ts';
 
 const WAIT = 20_000;
 
@@ -254,15 +254,8 @@ describe('web app: two pupils chat in their class through the relay', () => {
     await offline.getByText('Wartet auf die Schule').waitFor({ state: 'attached', timeout: WAIT });
     await screenshot(page, '08-offline-pending');
 
-    await page.reload();
-    // A reload that ends the last page of the profile ends the shared engine worker, and with it the unlocked key:
-    // the profile opens with its PIN again (from storage alone, with the relay down).
-    const pinBox = page.getByLabel('PIN oder Passwort');
-    await pinBox.or(offline).first().waitFor({ timeout: WAIT });
-    if (await pinBox.isVisible()) {
-      await pinBox.fill(PIN);
-      await pinBox.press('Enter');
-    }
+    // The profile opens with its PIN again after the reload, from storage alone (the relay is down).
+    await reloadAndUnlock(page, PIN, offline, WAIT);
     await offline.getByText('Wartet auf die Schule').waitFor({ state: 'attached', timeout: WAIT });
     await page.getByText(/^Offline/).waitFor({ timeout: WAIT });
 

@@ -16,7 +16,7 @@ import { createDeviceNode } from '@schoolmesh/net-libp2p/node';
 import { MemoryStorage } from '@schoolmesh/storage';
 import { multiaddr } from '@multiformats/multiaddr';
 import AxeBuilder from '@axe-core/playwright';
-import { type Browser, type BrowserContext, type CDPSession, type Page, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type CDPSession, type Locator, type Page, chromium } from 'playwright-core';
 import { expect } from 'vitest';
 import { type BundleReport, initialJs } from '../support/initial-js.ts';
 
@@ -255,6 +255,20 @@ export async function enrollWith(page: Page, code: string | undefined, pin: stri
 }
 
 /** Types into the composer and sends with Enter. */
+/**
+ * Reloads the page. A reload that ends the last page of a profile ends the shared engine worker, and with it the
+ * unlocked key: the profile then asks for its PIN again, which this gives; otherwise `ready` shows first.
+ */
+export async function reloadAndUnlock(page: Page, pin: string, ready: Locator, timeout = 20_000): Promise<void> {
+  await page.reload();
+  const pinBox = page.getByLabel('PIN oder Passwort');
+  await pinBox.or(ready).first().waitFor({ timeout });
+  if (await pinBox.isVisible()) {
+    await pinBox.fill(pin);
+    await pinBox.press('Enter');
+  }
+}
+
 export async function sendMessage(page: Page, text: string): Promise<void> {
   const box = page.getByRole('textbox', { name: /Nachricht an/ });
   await box.fill(text);
