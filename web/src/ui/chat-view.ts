@@ -291,7 +291,10 @@ export class ChatView extends LitElement {
     const area = this.textarea;
     if (!area || !this.chat) return;
     const text = area.value.replace(/^\s+|\s+$/g, '');
-    if (this.staged.length > 0 && !this.editing) return this.sendFiles(text);
+    if (this.staged.length > 0 && !this.editing) {
+      this.sendFiles(text);
+      return;
+    }
     if (!text) return;
     if (this.editing) {
       const m = this.editing;
