@@ -813,6 +813,16 @@ export class Engine {
     });
   }
 
+  /**
+   * Sends this device's chain of (group, bucket) over `session` again and resolves once the peer acknowledged it
+   * (what the peer holds already it skips; a refusal rejects). For marks kept across a restart ("waits for the
+   * school"): they clear on the relay's acknowledgement of the durable write, not because a catch-up ended.
+   */
+  async confirmOwnChain(session: SyncSession, group: string, bucket: number): Promise<void> {
+    const chain = (await this.replica.bucketEntries(group, bucket)).filter((e) => e.author === this.deviceId).sort((a, b) => a.seq - b.seq);
+    if (chain.length > 0) await session.pushEntries(chain);
+  }
+
   /** This device's stored entries of the chain `entries` belong to, from its first up to the last of `entries`. */
   private async ownChainThrough(entries: readonly Entry[]): Promise<Entry[]> {
     const last = entries[entries.length - 1]!;

@@ -225,11 +225,22 @@ export class ProfileRuntime {
     // After catch-up the relay surely counts this session as admitted (presence asks it).
     void this.direct.relayConnected();
     if (this.restored.size === 0) return;
-    // What was written before a reload went to the relay with catch-up.
-    const ops = [...this.restored].map((id) => ({ type: 'del' as const, key: [...pendingPrefix, ...id.split('/')] }));
-    this.restored.clear();
-    await this.storage.batch(ops).catch(() => {});
-    this.touchAll();
+    // What was written before a reload: this device's chain of each such day goes to the relay again, and a mark
+    // clears when the relay acknowledged it (it skips what it has); a refusal or a lost link keeps the marks for the
+    // next connection.
+    const byBucket = new Map<string, string[]>();
+    for (const id of this.restored) {
+      const [group, bucket] = id.split('/');
+      const key = `${group}/${bucket}`;
+      byBucket.set(key, [...(byBucket.get(key) ?? []), id]);
+    }
+    for (const [key, ids] of byBucket) {
+      const [group, bucket] = key.split('/') as [string, string];
+      if (!(await this.engine.confirmOwnChain(session, group, Number(bucket)).then(() => true, () => false))) continue;
+      for (const id of ids) this.restored.delete(id);
+      await this.storage.batch(ids.map((id) => ({ type: 'del' as const, key: [...pendingPrefix, ...id.split('/')] }))).catch(() => {});
+      this.touch(group);
+    }
   }
 
   private setStatus(status: ConnectionStatus): void {
