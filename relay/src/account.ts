@@ -10,7 +10,7 @@ import {
   decodeAccountRequest,
   encodeAccountResponse,
 } from '@schoolmesh/client/account';
-import { type Role, type SchoolPolicy, matchesName, mayDirectMessage, roles } from '@schoolmesh/model';
+import { type Role, type SchoolPolicy, isRole, matchesName, mayDirectMessage } from '@schoolmesh/model';
 import { rawKeyOfPeer, streamChannel } from '@schoolmesh/net-libp2p';
 import { toBase64Url } from '@schoolmesh/wire';
 import type { Logger } from 'pino';
@@ -167,7 +167,7 @@ export class AccountService {
    */
   private async people(caller: IssuedDevice, query: string, offset: number): Promise<AccountResponse> {
     const policy = this.opts.policy?.();
-    const mayWrite = (role: string) => (roles as readonly string[]).includes(role) && mayDirectMessage(caller.role, role as Role, policy);
+    const mayWrite = (role: string) => isRole(role) && mayDirectMessage(caller.role, role, policy);
     let all: DirectoryEntry[];
     const directory = this.opts.directory?.();
     if (directory) {

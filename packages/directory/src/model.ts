@@ -2,7 +2,7 @@
  * The normalized school directory: who is in the school, in which role, which class, department and club. Every
  * source (LDAP with any preset, CSV) is turned into this one shape; group planning works on it alone.
  */
-import { type Role, roles } from '@schoolmesh/model';
+import { type Role, isRole } from '@schoolmesh/model';
 
 export interface Person {
   /** The account id (LDAP uid / sAMAccountName, CSV "id"); unique in the school, used in `id@school`. */
@@ -96,9 +96,6 @@ function clean(value: string | undefined): string {
   return (value ?? '').normalize('NFC').replace(/\s+/g, ' ').trim();
 }
 
-export function isRole(value: unknown): value is Role {
-  return typeof value === 'string' && (roles as readonly string[]).includes(value);
-}
 
 /**
  * Builds the normalized directory: trims and NFC-normalizes names, merges memberships from both sides, drops

@@ -7,6 +7,11 @@
 export type Role = 'pupil' | 'teacher' | 'parent' | 'staff' | 'admin';
 export const roles: readonly Role[] = ['pupil', 'teacher', 'parent', 'staff', 'admin'];
 
+/** A role this version knows (certificates, directories and relays may carry others). */
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (roles as readonly string[]).includes(value);
+}
+
 /** What a group is for; it decides the default policy. */
 export type GroupKind = 'class' | 'department' | 'club' | 'custom' | 'direct' | 'announcement';
 export const groupKinds: readonly GroupKind[] = ['class', 'department', 'club', 'custom', 'direct', 'announcement'];

@@ -1,5 +1,5 @@
 import type { Engine } from '@schoolmesh/engine';
-import { type Role, type SchoolPolicy, defaultSchoolPolicy, mayDirectMessage, parseAccountRef, roles } from '@schoolmesh/model';
+import { type SchoolPolicy, defaultSchoolPolicy, isRole, mayDirectMessage, parseAccountRef } from '@schoolmesh/model';
 import type { GroupInfo, MemberView, Person } from '../api/protocol.ts';
 
 /** What a device knows about a person: from the newest certificate of any of their devices in any of its groups. */
@@ -53,22 +53,14 @@ export function directPartner(engine: Engine, group: string): string | undefined
   return [...state.members.keys()].find((a) => a !== engine.account);
 }
 
-/** A role as the policy knows it, or undefined for a certificate role this version does not know. */
-function asRole(role: string): Role | undefined {
-  return (roles as readonly string[]).includes(role) ? (role as Role) : undefined;
-}
-
 /** May this account open a direct chat with `to`? Unknown roles are refused (the policy cannot judge them). */
 export function mayMessage(myRole: string, to: KnownPerson, policy: SchoolPolicy = defaultSchoolPolicy): boolean {
-  const from = asRole(myRole);
-  const target = asRole(to.role);
-  return !!from && !!target && mayDirectMessage(from, target, policy);
+  return isRole(myRole) && isRole(to.role) && mayDirectMessage(myRole, to.role, policy);
 }
 
 /** The school's policy lets this role create groups (admins always may; the relay refuses the others' groups too). */
 export function mayCreateGroups(myRole: string, policy: SchoolPolicy = defaultSchoolPolicy): boolean {
-  const role = asRole(myRole);
-  return !!role && (role === 'admin' || policy.whoMayCreateGroups.includes(role));
+  return isRole(myRole) && (myRole === 'admin' || policy.whoMayCreateGroups.includes(myRole));
 }
 
 /** The people of "Neuer Chat": everybody known except this account, sorted by name in German collation. */
@@ -111,7 +103,6 @@ export function groupInfo(engine: Engine, group: string, name: string, partnerNa
   };
 }
 
-/** Why a direct chat cannot be opened: the school's policy forbids it, or the person is not known here. */
 /** A group this device will not create: the school's policy, a name out of bounds, or a member it does not know. */
 export class GroupRefused extends Error {
   override readonly name = 'GroupRefused';
@@ -123,6 +114,7 @@ export class GroupRefused extends Error {
   }
 }
 
+/** Why a direct chat cannot be opened: the school's policy forbids it, or the person is not known here. */
 export class DirectChatRefused extends Error {
   override readonly name = 'DirectChatRefused';
   constructor(
