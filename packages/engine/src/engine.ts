@@ -357,16 +357,25 @@ export class Engine {
   private async listOwnDevices(group: string, certificates: readonly DeviceCertificate[], respectRemovals = true): Promise<number> {
     let listed = 0;
     for (const certificate of certificates) {
-      const s = this.replica.state(group);
-      if (!s || this.removedFrom.has(group) || !s.members.has(this.account) || !s.devices.has(this.deviceId)) return listed;
       const id = certificateDeviceId(certificate);
-      if (s.devices.has(id)) continue;
+      if (!this.wouldList(group, id)) continue;
       if (respectRemovals && this.replica.log(group)?.ops().some((op) => op.body.type === 'remove-device' && op.body.device === id)) continue;
       if (!(await this.opts.trust.verifyDevice(certificate).then(() => true, () => false))) continue;
       await this.signAndCommit(group, { type: 'add-device', certificate });
       listed++;
     }
     return listed;
+  }
+
+  /** Is `group` one this device is in (its account a member, not removed) and `device` is not listed in? */
+  private wouldList(group: string, device: string): boolean {
+    const s = this.replica.state(group);
+    return !!s && !this.removedFrom.has(group) && s.members.has(this.account) && s.devices.has(this.deviceId) && !s.devices.has(device);
+  }
+
+  /** Is `device` (of this account) missing from a group this device is in, so that approving it would list it? */
+  awaitsApproval(device: string): boolean {
+    return device !== this.deviceId && this.replica.groups().some((group) => this.wouldList(group, device));
   }
 
   /**

@@ -29,13 +29,7 @@ export class DeviceApprovals {
 
   /** Is `d` a device of this account that is missing from a group this device is in? */
   awaiting(d: AccountDevice): boolean {
-    if (d.current || d.revoked || !d.certificate) return false;
-    for (const g of this.engine.groups()) {
-      if (g.removed) continue;
-      const s = this.engine.state(g.id);
-      if (s?.devices.has(this.engine.deviceId) && s.members.has(this.engine.account) && !s.devices.has(d.device)) return true;
-    }
-    return false;
+    return !d.current && !d.revoked && !!d.certificate && this.engine.awaitsApproval(d.device);
   }
 
   /** A code was issued: while it is valid, look for the device that uses it and approve it. */
