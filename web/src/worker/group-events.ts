@@ -4,13 +4,18 @@ import type { GroupEventView } from '../api/protocol.ts';
 import type { KnownPerson } from './people.ts';
 
 /**
- * The group's changes since `since` (ms) as the chat shows them, named by the people this device knows. Key rotations
+ * The group's changes since `since` (ms) as the chat shows them, named by the people this device knows (`known`). Key rotations
  * and shares are not among them (the engine leaves them out); a policy change shows only what members notice
  * (retention, who may post, read receipts).
  */
-export function groupEvents(engine: Engine, group: string, since: number, known: Map<string, KnownPerson>): GroupEventView[] {
+export function groupEvents(engine: Engine, group: string, since: number, known: () => Map<string, KnownPerson>): GroupEventView[] {
   const me = engine.account;
-  const nameOf = (account: string) => known.get(account)?.name ?? parseAccountRef(account).id;
+  // The people are looked up only when an event falls in the page's time (most pages have none).
+  let people: Map<string, KnownPerson> | undefined;
+  const nameOf = (account: string) => {
+    people ??= known();
+    return people.get(account)?.name ?? parseAccountRef(account).id;
+  };
   const out: GroupEventView[] = [];
   for (const e of engine.history(group)) {
     if (e.time < since) continue;

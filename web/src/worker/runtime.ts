@@ -228,15 +228,15 @@ export class ProfileRuntime {
     // What was written before a reload: this device's chain of each such day goes to the relay again, and a mark
     // clears when the relay acknowledged it (it skips what it has); a refusal or a lost link keeps the marks for the
     // next connection.
-    const byBucket = new Map<string, string[]>();
+    const byBucket = new Map<string, { group: string; bucket: number; ids: string[] }>();
     for (const id of this.restored) {
-      const [group, bucket] = id.split('/');
-      const key = `${group}/${bucket}`;
-      byBucket.set(key, [...(byBucket.get(key) ?? []), id]);
+      const [group, bucket] = id.split('/') as [string, string];
+      const day = byBucket.get(`${group}/${bucket}`) ?? { group, bucket: Number(bucket), ids: [] };
+      day.ids.push(id);
+      byBucket.set(`${group}/${bucket}`, day);
     }
-    for (const [key, ids] of byBucket) {
-      const [group, bucket] = key.split('/') as [string, string];
-      if (!(await this.engine.confirmOwnChain(session, group, Number(bucket)).then(() => true, () => false))) continue;
+    for (const { group, bucket, ids } of byBucket.values()) {
+      if (!(await this.engine.confirmOwnChain(session, group, bucket).then(() => true, () => false))) continue;
       for (const id of ids) this.restored.delete(id);
       await this.storage.batch(ids.map((id) => ({ type: 'del' as const, key: [...pendingPrefix, ...id.split('/')] }))).catch(() => {});
       this.touch(group);
@@ -618,7 +618,7 @@ export class ProfileRuntime {
     });
     // The group's changes over the time the page covers: from its oldest bucket, or the whole retained time.
     const since = i >= 0 ? bucketStart(buckets[i + 1] ?? bucketOf(now)) : now - retention * BUCKET_MS;
-    return { group, messages, events: groupEvents(this.engine, group, since, knownPeople(this.engine)), hasMore: i >= 0 };
+    return { group, messages, events: groupEvents(this.engine, group, since, () => knownPeople(this.engine)), hasMore: i >= 0 };
   }
 
   /** Runs every minute: expired buckets go, and views refresh if a shown message expired (also after a clock jump). */
